@@ -1,0 +1,54 @@
+//! The WebAssembly face of the engine: one handle per config, one call per
+//! batch. Errors cross as real JS `Error`s with lower-case messages.
+
+use std::sync::Mutex;
+
+use wasm_bindgen::prelude::*;
+
+use crate::{Config, Engine};
+
+/// The message of the last panic, kept for the TypeScript layer: with
+/// `panic = "abort"` a panic ends in a wasm trap, which carries no text.
+static LAST_PANIC: Mutex<String> = Mutex::new(String::new());
+
+fn remember_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            if let Ok(mut last) = LAST_PANIC.lock() {
+                *last = info.to_string();
+            }
+        }));
+    });
+}
+
+/// Takes the message of the panic that trapped the module, if any.
+#[wasm_bindgen(js_name = takePanicMessage)]
+pub fn take_panic_message() -> String {
+    LAST_PANIC.lock().map(|mut m| std::mem::take(&mut *m)).unwrap_or_default()
+}
+
+/// An engine for one config, fed NDJSON batches.
+#[wasm_bindgen(js_name = Engine)]
+pub struct WasmEngine {
+    inner: Engine,
+}
+
+#[wasm_bindgen(js_class = Engine)]
+impl WasmEngine {
+    /// Builds an engine from a JSON config; throws an `Error` naming the
+    /// offending field.
+    #[wasm_bindgen(constructor)]
+    pub fn new(config_json: &str) -> Result<WasmEngine, JsError> {
+        remember_panics();
+        let config = Config::from_json(config_json).map_err(|e| JsError::new(&e.0))?;
+        let inner = Engine::new(config).map_err(|e| JsError::new(&e.0))?;
+        Ok(WasmEngine { inner })
+    }
+
+    /// Processes NDJSON text as one batch and returns the raw batch.
+    #[wasm_bindgen(js_name = processLines)]
+    pub fn process_lines(&mut self, input: &str, now_ms: f64) -> Result<String, JsError> {
+        self.inner.process_lines(input, now_ms).map_err(|e| JsError::new(&e.0))
+    }
+}
