@@ -8,6 +8,7 @@
 pub mod config;
 pub mod engine;
 pub mod event;
+pub mod hll;
 pub mod sanitize;
 pub mod time;
 pub mod wasm;

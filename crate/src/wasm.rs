@@ -52,3 +52,28 @@ impl WasmEngine {
         self.inner.process_lines(input, now_ms).map_err(|e| JsError::new(&e.0))
     }
 }
+
+/// Adds elements, joined by U+001F, to HyperLogLog registers (one byte
+/// each, `hllRegisters` of them); returns how many changed a register.
+#[wasm_bindgen(js_name = hllAdd)]
+pub fn hll_add(registers: &mut [u8], elements: &str) -> u32 {
+    elements.split('\u{1f}').filter(|e| crate::hll::add(registers, e.as_bytes())).count() as u32
+}
+
+/// The unique count of HyperLogLog registers, as Redis's `PFCOUNT` gives it.
+#[wasm_bindgen(js_name = hllCount)]
+pub fn hll_count(registers: &[u8]) -> f64 {
+    crate::hll::count(registers) as f64
+}
+
+/// Merges the registers of `from` into `into` (a union).
+#[wasm_bindgen(js_name = hllMerge)]
+pub fn hll_merge(into: &mut [u8], from: &[u8]) {
+    crate::hll::merge(into, from)
+}
+
+/// How many registers an HyperLogLog has (16384, as in Redis).
+#[wasm_bindgen(js_name = hllRegisters)]
+pub fn hll_registers() -> u32 {
+    crate::hll::REGISTERS as u32
+}

@@ -256,3 +256,18 @@ fn config_errors_name_the_field() {
     assert!(Config::from_json(r#"{"mapping":{"add":["x"],"top":["x"],"bitmap":["x"]}}"#).is_ok());
     assert!(Config::from_json(r#"{"mapping":{"ad":["x"]}}"#).unwrap_err().0.contains("unknown field"));
 }
+
+#[test]
+fn hyperloglog_counts_equal_redis_pfcount() {
+    // PFCOUNT answered by redis-server 7.0.15 after PFADD of
+    // "element-0" .. "element-{n-1}".
+    let redis = [(1, 1), (10, 10), (100, 100), (1000, 994), (20000, 19902), (100000, 100917)];
+    for (n, want) in redis {
+        let mut regs = vec![0u8; traqq::hll::REGISTERS];
+        for i in 0..n {
+            traqq::hll::add(&mut regs, format!("element-{i}").as_bytes());
+        }
+        assert_eq!(traqq::hll::count(&regs), want, "{n} elements");
+    }
+    assert_eq!(traqq::hll::count(&vec![0u8; traqq::hll::REGISTERS]), 0);
+}
