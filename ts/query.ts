@@ -1,0 +1,289 @@
+/**
+ * Queries over stored counters: one metric and pattern, a range of local
+ * days (or instants), per hour, per day or in total. Ranges walk the
+ * zone's real days, so a 23- or 25-hour day is one day; unique counts
+ * over several buckets are one `PFCOUNT` over all of them (a union),
+ * never a sum. Every read names its keys: nothing scans the keyspace.
+ */
+import { Temporal } from "temporal-polyfill";
+
+import { canonicalPattern } from "./config.js";
+import { Buckets, parseRfc3339 } from "./core/time.js";
+import { indexKeyOf, keyOf, type BucketKind, type KeyStyle, type Metric, type Place } from "./store/keys.js";
+import type { Layout, StoreReader } from "./store/types.js";
+import type { Config } from "./types.js";
+
+/** A bucket granularity of a query. */
+export type Granularity = "hour" | "day" | "total";
+
+/** Named ranges, relative to the clock, in the configured zone. */
+export type RangeShortcut =
+  | "today"
+  | "yesterday"
+  | "last-7-days"
+  | "last-30-days"
+  | "this-month"
+  | "last-month";
+
+/** What to ask. */
+export interface QueryOptions {
+  metric: Metric;
+  pattern: string;
+  /** The summed property, for `adv`. */
+  addKey?: string;
+  /** First day (`YYYY-MM-DD`, local) or instant (RFC 3339, unix seconds). */
+  from?: string | number;
+  /** Last day, inclusive, or the instant the range ends at (exclusive). */
+  to?: string | number;
+  /** A named range instead of `from` and `to`. */
+  range?: RangeShortcut;
+  by?: Granularity;
+  /** Keep only these values. */
+  values?: string[];
+  /** Keep only values starting with this. */
+  valuePrefix?: string;
+  /** Keep the `top` values by their total. */
+  top?: number;
+}
+
+/** One bucket of a result. */
+export interface BucketResult {
+  /** Unix second the bucket starts at; for `total`, the range's start. */
+  start: number;
+  /** Local label: `2001-03-25`, `2001-03-25T02:00`, or `total`. */
+  label: string;
+  /** Per value: counts, sums; for `bmp`, one entry `""` with the unique count. */
+  values: Record<string, number>;
+}
+
+/** A query's answer. */
+export interface QueryResult {
+  metric: Metric;
+  pattern: string;
+  by: Granularity;
+  from: number;
+  to: number;
+  buckets: BucketResult[];
+  /** Per value over the whole range, largest first (for `bmp`: the union). */
+  totals: [string, number][];
+}
+
+/** Where a query reads from and how keys are spelled there. */
+export interface QueryContext {
+  config: Config;
+  store: StoreReader & { tagged: boolean };
+  layout?: Layout;
+  /** Milliseconds, for the named ranges. Default `Date.now`. */
+  clock?: () => number;
+}
+
+/** A query that cannot be answered as asked; the message says which option. */
+export class QueryError extends Error {
+  override name = "QueryError";
+}
+
+/**
+ * Answers a query.
+ *
+ * @example
+ * await query(ctx, { metric: "add", pattern: "event~origin", from: "2001-03-01", to: "2001-03-31", by: "day" });
+ */
+export async function query(ctx: QueryContext, q: QueryOptions): Promise<QueryResult> {
+  const { config } = ctx;
+  const by = q.by ?? "day";
+  const canonical = canonicalPattern(q.pattern);
+  if (canonical.error) throw new QueryError(`pattern: ${canonical.error}`);
+  if (q.metric === "adv" && !q.addKey) throw new QueryError("addKey: required for adv");
+  if (by === "hour" && !config.time.storeHourly) {
+    throw new QueryError("by: hour buckets need time.storeHourly in the config");
+  }
+  const zone = config.time.timezone;
+  const buckets = new Buckets(zone);
+  const [from, to] = resolveRange(q, zone, ctx.clock ?? Date.now);
+  const kind: BucketKind = by === "hour" ? "h" : "d";
+  const starts = kind === "h" ? hourStarts(buckets, from, to) : dayStarts(buckets, from, to);
+
+  const style: KeyStyle = {
+    prefix: config.prefix,
+    layout: ctx.layout ?? "flat",
+    tagged: ctx.store.tagged,
+  };
+  const place = (ts: number): Place => ({
+    metric: q.metric,
+    bucket: kind,
+    ts,
+    pattern: canonical.name,
+    addKey: q.addKey,
+  });
+  const keep = (v: string) =>
+    (!q.values || q.values.includes(v)) && (!q.valuePrefix || v.startsWith(q.valuePrefix));
+
+  if (q.metric === "bmp") {
+    const keys = starts.map((ts) => keyOf(style, place(ts)));
+    const total = await ctx.store.pfcount(keys);
+    const perBucket =
+      by === "total"
+        ? []
+        : await Promise.all(
+            starts.map(async (ts, i) => ({
+              start: ts,
+              label: label(ts, zone, by),
+              values: { "": await ctx.store.pfcount([keys[i]!]) },
+            })),
+          );
+    return {
+      metric: q.metric,
+      pattern: canonical.name,
+      by,
+      from,
+      to,
+      buckets: by === "total" ? [{ start: from, label: "total", values: { "": total } }] : perBucket,
+      totals: [["", total]],
+    };
+  }
+
+  const read = await Promise.all(
+    starts.map(async (ts) => {
+      const values = await readBucket(ctx.store, style, place(ts));
+      const kept: Record<string, number> = {};
+      for (const [v, n] of Object.entries(values)) if (keep(v)) kept[v] = n;
+      return { start: ts, label: label(ts, zone, by), values: kept };
+    }),
+  );
+  const totals = new Map<string, number>();
+  for (const b of read) {
+    for (const [v, n] of Object.entries(b.values)) totals.set(v, (totals.get(v) ?? 0) + n);
+  }
+  let ranked = [...totals].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  if (q.top !== undefined) ranked = ranked.slice(0, q.top);
+  const chosen = new Set(ranked.map(([v]) => v));
+  const result: BucketResult[] =
+    by === "total"
+      ? [{ start: from, label: "total", values: Object.fromEntries(ranked) }]
+      : read.map((b) => ({
+          ...b,
+          values: Object.fromEntries(Object.entries(b.values).filter(([v]) => chosen.has(v))),
+        }));
+  return { metric: q.metric, pattern: canonical.name, by, from, to, buckets: result, totals: ranked };
+}
+
+/** Every value of one pattern in one bucket, with its count or sum. */
+async function readBucket(
+  store: StoreReader,
+  style: KeyStyle,
+  place: Place,
+): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  if (place.metric === "top") {
+    for (const [v, n] of await store.zscores(keyOf(style, place))) out[v] = n;
+    return out;
+  }
+  if (style.layout === "hash") {
+    for (const [v, n] of Object.entries(await store.hgetall(keyOf(style, place)))) out[v] = Number(n);
+    return out;
+  }
+  const members = await store.smembers(indexKeyOf(style, place));
+  const counts = await store.mget(members.map((v) => keyOf(style, place, v)));
+  members.forEach((v, i) => {
+    const n = counts[i];
+    if (n !== null && n !== undefined) out[v] = Number(n);
+  });
+  return out;
+}
+
+/** `[from, to)` in unix seconds. Dates are local days; `to` is inclusive. */
+function resolveRange(
+  q: QueryOptions,
+  zone: string,
+  clock: () => number,
+): [number, number] {
+  if (q.range) {
+    const today = Temporal.Instant.fromEpochMilliseconds(clock()).toZonedDateTimeISO(zone).toPlainDate();
+    const day = (d: Temporal.PlainDate) => startOfDay(d, zone);
+    switch (q.range) {
+      case "today":
+        return [day(today), day(today.add({ days: 1 }))];
+      case "yesterday":
+        return [day(today.subtract({ days: 1 })), day(today)];
+      case "last-7-days":
+        return [day(today.subtract({ days: 6 })), day(today.add({ days: 1 }))];
+      case "last-30-days":
+        return [day(today.subtract({ days: 29 })), day(today.add({ days: 1 }))];
+      case "this-month": {
+        const first = today.with({ day: 1 });
+        return [day(first), day(first.add({ months: 1 }))];
+      }
+      case "last-month": {
+        const first = today.with({ day: 1 });
+        return [day(first.subtract({ months: 1 })), day(first)];
+      }
+      default:
+        throw new QueryError(`range: unknown shortcut ${JSON.stringify(q.range)}`);
+    }
+  }
+  if (q.from === undefined || q.to === undefined) {
+    throw new QueryError("from, to: both are needed unless a range is named");
+  }
+  const from = point(q.from, "from", zone, false);
+  const to = point(q.to, "to", zone, true);
+  if (to <= from) throw new QueryError("to: the range ends before it starts");
+  return [from, to];
+}
+
+/** A date, RFC 3339 instant or unix seconds as a unix second. */
+function point(v: string | number, name: string, zone: string, end: boolean): number {
+  if (typeof v === "number" || /^-?\d+$/.test(v)) return Number(v);
+  if (/^\d{4}-\d{2}-\d{2}$/.test(v)) {
+    let d: Temporal.PlainDate;
+    try {
+      d = Temporal.PlainDate.from(v, { overflow: "reject" });
+    } catch {
+      throw new QueryError(`${name}: ${JSON.stringify(v)} is not a date`);
+    }
+    return startOfDay(end ? d.add({ days: 1 }) : d, zone);
+  }
+  const t = parseRfc3339(v);
+  if (t === null) {
+    throw new QueryError(
+      `${name}: expected YYYY-MM-DD, an RFC 3339 date-time or unix seconds, got ${JSON.stringify(v)}`,
+    );
+  }
+  return t;
+}
+
+function startOfDay(d: Temporal.PlainDate, zone: string): number {
+  return d.toZonedDateTime(zone).epochMilliseconds / 1000;
+}
+
+/** Starts of the local days that overlap `[from, to)`. */
+export function dayStarts(buckets: Buckets, from: number, to: number): number[] {
+  const out: number[] = [];
+  for (let t = buckets.dayStart(from); t < to; ) {
+    out.push(t);
+    // The next day starts within 27 hours; find it by stepping past this one.
+    let next = t + 20 * 3600;
+    while (buckets.dayStart(next) === t) next += 3600;
+    t = buckets.dayStart(next);
+  }
+  return out;
+}
+
+/** Starts of the local hours that overlap `[from, to)`. */
+export function hourStarts(buckets: Buckets, from: number, to: number): number[] {
+  const out: number[] = [];
+  let last = Number.NaN;
+  // Offsets move in steps of 15 minutes, so no hour is shorter than that.
+  for (let t = buckets.hourStart(from); t < to; t += 900) {
+    const h = buckets.hourStart(t);
+    if (h !== last) out.push((last = h));
+  }
+  return out;
+}
+
+function label(ts: number, zone: string, by: Granularity): string {
+  if (by === "total") return "total";
+  const local = Temporal.Instant.fromEpochMilliseconds(ts * 1000).toZonedDateTimeISO(zone);
+  const date = local.toPlainDate().toString();
+  if (by === "day") return date;
+  return `${date}T${String(local.hour).padStart(2, "0")}:${String(local.minute).padStart(2, "0")}${local.offset}`;
+}
