@@ -12,6 +12,7 @@ import * as glue from "../pkg/web/traqq.js";
 import { ConfigError, resolveConfig } from "./config.js";
 import { buildEngine, type Engine, type EngineOptions } from "./engine.js";
 import type { Config } from "./types.js";
+import { MemoryStore, type MemoryStoreOptions } from "./store/memory.js";
 import { WasmCore } from "./wasm.js";
 
 export * from "./index.js";
@@ -57,4 +58,19 @@ export function loadConfigFile(path: string): Config {
     if (e instanceof ConfigError) throw new ConfigError(`${path}: ${e.message}`);
     throw e;
   }
+}
+
+export { ingest, record, IngestError } from "./ingest.js";
+export type { IngestOptions, IngestStats } from "./ingest.js";
+export { MemoryStore };
+export type { MemoryStoreOptions };
+export { RedisStore, StoreUnavailableError } from "./store/redis.js";
+export type { RedisStoreOptions } from "./store/redis.js";
+
+/**
+ * Opens the embedded store, loading `file` when it exists; it is saved
+ * there again on `close()`.
+ */
+export function openMemoryStore(options: MemoryStoreOptions = {}): Promise<MemoryStore> {
+  return MemoryStore.open(loadWasm(), options);
 }

@@ -2,9 +2,11 @@
  * One Redis server or a Redis Cluster, through ioredis.
  *
  * Exactly once: each group of a batch goes out as one `MULTI … EXEC`
- * that also sets a marker key named after the batch. When the connection
- * drops before the reply, nobody knows whether the transaction ran; after
- * reconnecting, the marker says. ioredis must not resend on its own, so
+ * that also sets a marker key named after the batch, and a group whose
+ * marker exists is not sent again. When the connection drops before the
+ * reply, nobody knows whether the transaction ran; after reconnecting,
+ * the marker says. A resumed run with the same run id skips the groups
+ * that landed the first time the same way. ioredis must not resend on its own, so
  * `autoResendUnfulfilledCommands` is off. (With a server that keeps
  * nothing on disk, a restart loses everything anyway: exactly-once
  * across restarts needs `appendonly yes` with `appendfsync always`.)
@@ -70,6 +72,9 @@ export class RedisStore implements Store {
       this.client = new Redis(options.url ?? "redis://127.0.0.1:6379", shared);
       this.owned = true;
     }
+    // Connection errors surface through the commands that hit them; the
+    // event would only repeat them on stderr.
+    this.client.on("error", () => {});
     this.kind = this.client instanceof Cluster ? "cluster" : "redis";
     this.tagged = this.kind === "cluster";
     this.style = { ...options.style, tagged: this.tagged };
@@ -85,12 +90,12 @@ export class RedisStore implements Store {
   private async applyGroup(batchId: string, group: OpGroup): Promise<OpFailure[]> {
     const marker = markerKey(this.style, batchId, group.tag);
     const deadline = Date.now() + this.retryForMs;
-    let uncertain = false;
     let lastError: unknown;
     for (;;) {
       try {
-        // A transaction that may have run before the connection dropped.
-        if (uncertain && (await this.client.exists(marker))) return [];
+        // Landed already: before a dropped connection, or in the run that
+        // this one resumes.
+        if (await this.client.exists(marker)) return [];
         const multi = this.client.multi();
         for (const op of group.ops) queue(multi, op);
         multi.set(marker, "1", "EX", this.markerTtl);
@@ -100,7 +105,6 @@ export class RedisStore implements Store {
       } catch (e) {
         if (e instanceof ReplyError) throw e;
         lastError = e;
-        uncertain = true;
         if (Date.now() >= deadline) {
           const why = (lastError as Error)?.message ?? String(lastError);
           throw new StoreUnavailableError(
