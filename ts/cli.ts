@@ -1,10 +1,10 @@
 /**
  * The `traqq` command line: `traqq process` streams NDJSON events through
- * an engine and prints the Redis commands they make.
+ * an engine and prints the Redis commands they make; `traqq ingest`
+ * stores what they count; `traqq query` reads it back.
  */
 import { readFileSync } from "node:fs";
-import { open } from "node:fs/promises";
-import type { Readable, Writable } from "node:stream";
+import type { Writable } from "node:stream";
 import {
   Command,
   CommanderError,
@@ -14,8 +14,18 @@ import {
 import { decodeBatch, formatJson, formatText } from "./batch.js";
 import { lineBatches } from "./lines.js";
 import type { Engine } from "./engine.js";
-import { createEngine, loadConfigFile } from "./node.js";
-import type { Config, EngineName } from "./types.js";
+import { createEngine } from "./node.js";
+import type { EngineName } from "./types.js";
+import {
+  openInput,
+  readConfig,
+  seconds,
+  UsageError,
+  wholeNumber,
+  write,
+} from "./cli/common.js";
+import { runIngest, type IngestCommandOptions } from "./cli/ingest.js";
+import { runQuery, type QueryCommandOptions } from "./cli/query.js";
 
 /** Options of `traqq process`, as commander hands them over. */
 export interface ProcessOptions {
@@ -25,11 +35,6 @@ export interface ProcessOptions {
   now?: number;
   strict?: boolean;
   batch: number;
-}
-
-/** Reports a usage or config problem: the CLI exits with code 2. */
-class UsageError extends Error {
-  override name = "UsageError";
 }
 
 /** Totals of one run, as the summary line reports them. */
@@ -85,21 +90,6 @@ export async function processStream(
   return stats;
 }
 
-/** Writes `text` and waits for the stream to drain when its buffer is full. */
-function write(stream: Writable, text: string): Promise<void> {
-  if (text.length === 0 || stream.write(text)) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const done = (e?: Error) => {
-      stream.off("drain", done);
-      stream.off("error", done);
-      if (e) reject(e);
-      else resolve();
-    };
-    stream.on("drain", done);
-    stream.on("error", done);
-  });
-}
-
 /** The one-line summary printed on stderr after a run. */
 export function summaryLine(stats: RunStats, engine: EngineName): string {
   const events = stats.accepted + stats.rejected;
@@ -119,39 +109,10 @@ function parseNow(value: string): number {
   return n;
 }
 
-function parseBatch(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) {
-    throw new InvalidArgumentError("expected a whole number of at least 1");
-  }
-  return n;
-}
-
-function readConfig(path: string): Config {
-  try {
-    return loadConfigFile(path);
-  } catch (e) {
-    const error = e as Error;
-    // A ConfigError's message already names the offending field.
-    if (error.name === "ConfigError") throw new UsageError(error.message);
-    throw new UsageError(`cannot read config ${path}: ${error.message}`);
-  }
-}
-
-async function openInput(file: string): Promise<Readable> {
-  if (file === "-") return process.stdin;
-  try {
-    const handle = await open(file, "r");
-    return handle.createReadStream({ highWaterMark: 1 << 20 });
-  } catch (e) {
-    throw new UsageError(`cannot open ${file}: ${(e as Error).message}`);
-  }
-}
-
 async function runProcess(file: string, opts: ProcessOptions): Promise<number> {
   const config = readConfig(opts.config);
   const nowMs = opts.now !== undefined ? opts.now * 1000 : Date.now();
-  const input = await openInput(file);
+  const input = (await openInput(file)).stream;
   const engine = await createEngine({ config, engine: opts.engine });
 
   try {
@@ -194,12 +155,77 @@ Examples:
   $ gunzip -c events.ndjson.gz | traqq process - -c traqq.json --format json
 `;
 
+const INGEST_HELP = `
+Input is NDJSON, one event per line. The store is the embedded memory
+store kept in ${"`"}.traqq/store.jsonl.gz${"`"} (or --store FILE) unless --redis,
+--cluster or the REDIS_URL environment variable names a Redis. Progress
+and a summary go to stderr, with each rejected event as {"line":N,...}
+and each write Redis refused as {"lines":[...],"error":...,"key":...}.
+
+When Redis stays unreachable longer than --retry-for, the run stops and
+says which lines were applied; run it again with the --run-id and
+--skip-lines it prints, and no event counts twice.
+
+Exit codes: 0 after a run (rejected events included), 1 when the store
+failed, 2 for bad usage or a bad config.
+
+Examples:
+  $ traqq ingest events.ndjson --config traqq.json
+  $ traqq ingest events.ndjson -c traqq.json --redis redis://127.0.0.1:6379
+  $ gunzip -c events.ndjson.gz | traqq ingest - -c traqq.json --layout hash
+`;
+
+const QUERY_HELP = `
+Dates are local days in the config's time zone, --to included; --from
+and --to also take RFC 3339 instants or unix seconds (--to excluded).
+Read from the store and layout the data was ingested with.
+
+Exit codes: 0 after an answer (an empty one included), 1 when the store
+cannot be read, 2 for bad usage, a bad config or a bad query.
+
+Examples:
+  $ traqq query -c traqq.json --metric add --pattern event --range last-7-days
+  $ traqq query -c flights.json --metric add --pattern origin \\
+      --from 2001-03-01 --to 2001-03-31 --by total --top 10
+  $ traqq query -c flights.json --metric bmp --pattern destination~origin \\
+      --from 2001-01-01 --to 2001-06-30 --by total --json
+`;
+
+/** What each subcommand does once commander has parsed its options. */
+export interface Actions {
+  process(file: string, opts: ProcessOptions): Promise<void>;
+  ingest(file: string, opts: IngestCommandOptions): Promise<void>;
+  query(opts: QueryCommandOptions): Promise<void>;
+}
+
+function engineOption(): Option {
+  return new Option("-e, --engine <name>", "which engine runs the hot path")
+    .choices(["wasm", "ts"])
+    .default("wasm");
+}
+
+function layoutOption(): Option {
+  return new Option("--layout <layout>", "key layout of the stored counters")
+    .choices(["flat", "hash"])
+    .default("flat");
+}
+
+/** Adds the options that pick a store, shared by ingest and query. */
+function storeOptions(command: Command): Command {
+  return command
+    .option(
+      "--store <file>",
+      "the memory store's file (default .traqq/store.jsonl.gz)",
+    )
+    .option("--redis <url>", "one Redis server (default: $REDIS_URL if set)")
+    .option("--cluster <nodes>", "a Redis Cluster: HOST:PORT,HOST:PORT,...")
+    .addOption(layoutOption());
+}
+
 /** Builds the commander program; `run` is what executes it. */
-export function buildProgram(
-  action: (file: string, opts: ProcessOptions) => Promise<void>,
-): Command {
+export function buildProgram(actions: Actions): Command {
   const program = new Command("traqq")
-    .description("Turn JSON analytics events into Redis commands.")
+    .description("Turn JSON analytics events into Redis counters.")
     .version(packageVersion())
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
@@ -209,11 +235,7 @@ export function buildProgram(
     .description("Turn NDJSON events into Redis commands.")
     .argument("[file]", "NDJSON file to read, or - for stdin", "-")
     .requiredOption("-c, --config <file>", "traqq config file (JSON)")
-    .addOption(
-      new Option("-e, --engine <name>", "which engine runs the hot path")
-        .choices(["wasm", "ts"])
-        .default("wasm"),
-    )
+    .addOption(engineOption())
     .addOption(
       new Option("-f, --format <format>", "text: redis-cli lines; json: arrays")
         .choices(["text", "json"])
@@ -228,11 +250,89 @@ export function buildProgram(
     .option(
       "--batch <lines>",
       "input lines handed to the engine per call",
-      parseBatch,
+      wholeNumber(1),
       4096,
     )
     .addHelpText("after", PROCESS_HELP)
-    .action(action);
+    .action(actions.process);
+
+  const ingest = program
+    .command("ingest")
+    .description("Count NDJSON events into a store (memory or Redis).")
+    .argument("[file]", "NDJSON file to read, or - for stdin", "-")
+    .requiredOption("-c, --config <file>", "traqq config file (JSON)");
+  storeOptions(ingest)
+    .option(
+      "--batch <lines>",
+      "input lines per batch: merged, then written at once",
+      wholeNumber(1),
+      4096,
+    )
+    .addOption(engineOption())
+    .option(
+      "--retention-days <n>",
+      "expire day buckets n days after they start",
+      wholeNumber(1),
+    )
+    .option(
+      "--retention-hours <n>",
+      "expire hour buckets n hours after they start",
+      wholeNumber(1),
+    )
+    .option("--run-id <id>", "name of this run's batches (default: random)")
+    .option(
+      "--skip-lines <n>",
+      "pass over the first n input lines (to resume a run)",
+      wholeNumber(0),
+    )
+    .option(
+      "--retry-for <seconds>",
+      "how long to retry while Redis is unreachable (default 30)",
+      seconds,
+    )
+    .addHelpText("after", INGEST_HELP)
+    .action(actions.ingest);
+
+  const query = program
+    .command("query")
+    .description("Read stored counters back, as a table or JSON.")
+    .requiredOption("-c, --config <file>", "traqq config file (JSON)")
+    .addOption(
+      new Option("--metric <type>", "bmp: uniques, add: counts, adv: sums, top")
+        .choices(["bmp", "add", "adv", "top"])
+        .makeOptionMandatory(),
+    )
+    .requiredOption("--pattern <pattern>", "the pattern, e.g. event~country")
+    .option("--add-key <key>", "the summed property, for --metric adv")
+    .option("--from <date>", "first day, YYYY-MM-DD (or an instant)")
+    .option("--to <date>", "last day, included (or an instant, excluded)")
+    .addOption(
+      new Option(
+        "--range <name>",
+        "a named range instead of --from/--to",
+      ).choices([
+        "today",
+        "yesterday",
+        "last-7-days",
+        "last-30-days",
+        "this-month",
+        "last-month",
+      ]),
+    )
+    .addOption(
+      new Option("--by <granularity>", "columns: hours, days or one total")
+        .choices(["hour", "day", "total"])
+        .default("day"),
+    )
+    .option(
+      "--top <n>",
+      "keep the n values with the largest totals",
+      wholeNumber(1),
+    )
+    .option("--values <list>", "keep only these values (comma-separated)")
+    .option("--prefix <text>", "keep only values starting with this")
+    .option("--json", "print the result as JSON instead of a table");
+  storeOptions(query).addHelpText("after", QUERY_HELP).action(actions.query);
   return program;
 }
 
@@ -242,8 +342,16 @@ export function buildProgram(
  */
 export async function run(argv: readonly string[]): Promise<number> {
   let code = 0;
-  const program = buildProgram(async (file, opts) => {
-    code = await runProcess(file, opts);
+  const program = buildProgram({
+    process: async (file, opts) => {
+      code = await runProcess(file, opts);
+    },
+    ingest: async (file, opts) => {
+      code = await runIngest(file, opts);
+    },
+    query: async (opts) => {
+      code = await runQuery(opts);
+    },
   });
 
   // A reader that stops early (`| head`) is not an error of ours.

@@ -11,8 +11,11 @@ use chrono_tz::Tz;
 
 /// 0001-01-01T00:00:00Z, the earliest event time accepted.
 pub const MIN_TIME: i64 = -62_135_596_800;
-/// 9999-12-31T23:59:59Z, the latest event time accepted.
-pub const MAX_TIME: i64 = 253_402_300_799;
+/// 2099-12-31T23:59:59Z, the latest event time accepted: chrono-tz
+/// computes zone transitions through 2099 only, and later instants would
+/// get a wrong offset (the TypeScript engine's Temporal has no limit, so
+/// the two would disagree).
+pub const MAX_TIME: i64 = 4_102_444_799;
 
 /// Day and hour starts in one zone, with the current day remembered:
 /// events of a batch mostly fall on a few days.

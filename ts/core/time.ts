@@ -9,8 +9,11 @@ import { Temporal } from "temporal-polyfill";
 
 /** 0001-01-01T00:00:00Z, the earliest event time accepted. */
 export const MIN_TIME = -62_135_596_800;
-/** 9999-12-31T23:59:59Z, the latest event time accepted. */
-export const MAX_TIME = 253_402_300_799;
+/**
+ * 2099-12-31T23:59:59Z, the latest event time accepted: the Rust core's
+ * zone rules (chrono-tz) end there, and both engines must agree.
+ */
+export const MAX_TIME = 4_102_444_799;
 
 type Local = Temporal.PlainDateTime;
 
@@ -18,8 +21,8 @@ type Local = Temporal.PlainDateTime;
 export class Buckets {
   private dayFrom = 1;
   private dayTo = 0;
-  /** No offset change inside the remembered day: hours are 3600 s apart. */
-  private uniform = false;
+  /** The offset of the remembered day, when it holds all day long. */
+  private dayOffset: number | null = null;
 
   constructor(private readonly tz: string) {}
 
@@ -32,18 +35,22 @@ export class Buckets {
     if (start <= t && t < end) {
       this.dayFrom = start;
       this.dayTo = end;
-      const next = Temporal.Instant.fromEpochMilliseconds(start * 1000)
-        .toZonedDateTimeISO(this.tz)
-        .getTimeZoneTransition("next");
-      this.uniform = next === null || next.epochMilliseconds / 1000 >= end;
+      const zoned = Temporal.Instant.fromEpochMilliseconds(start * 1000).toZonedDateTimeISO(this.tz);
+      const next = zoned.getTimeZoneTransition("next");
+      const uniform = next === null || next.epochMilliseconds / 1000 >= end;
+      this.dayOffset = uniform ? zoned.offsetNanoseconds / 1e9 : null;
     }
     return start;
   }
 
   /** The unix second at which the local hour containing `t` starts. */
   hourStart(t: number): number {
-    if (this.uniform && this.dayFrom <= t && t < this.dayTo) {
-      return this.dayFrom + Math.floor((t - this.dayFrom) / 3600) * 3600;
+    // With one offset all day, local hours start where local time is a
+    // whole hour; the first may have begun before a day that starts late
+    // (midnight skipped), and then the day's start is the hour's.
+    if (this.dayOffset !== null && this.dayFrom <= t && t < this.dayTo) {
+      const intoHour = (((t + this.dayOffset) % 3600) + 3600) % 3600;
+      return Math.max(this.dayFrom, t - intoHour);
     }
     const local = this.local(t);
     const top = local.with({ minute: 0, second: 0 });

@@ -1,0 +1,256 @@
+/**
+ * `traqq ingest`: NDJSON events through an engine into a store (the
+ * memory store kept in a file, one Redis server or a Cluster), with
+ * progress and a summary on stderr.
+ */
+import { randomBytes } from "node:crypto";
+import { MultiBar, type SingleBar } from "cli-progress";
+
+import { createEngine, ingest, IngestError } from "../node.js";
+import type { IngestStats } from "../ingest.js";
+import type { Retention } from "../store/plan.js";
+import type { Layout, OpFailure } from "../store/types.js";
+import type { EngineName } from "../types.js";
+import { openInput, readConfig, UsageError } from "./common.js";
+import {
+  chooseStore,
+  describeStore,
+  openForWriting,
+  type StoreChoice,
+} from "./stores.js";
+
+/** Options of `traqq ingest`, as commander hands them over. */
+export interface IngestCommandOptions {
+  config: string;
+  store?: string;
+  redis?: string;
+  cluster?: string;
+  layout: Layout;
+  batch: number;
+  engine: EngineName;
+  retentionDays?: number;
+  retentionHours?: number;
+  runId?: string;
+  skipLines?: number;
+  retryFor?: number;
+}
+
+/** How often the plain progress line is printed when stderr is no TTY. */
+const PLAIN_EVERY_MS = 5000;
+
+/** Runs `traqq ingest` and resolves to the exit code. */
+export async function runIngest(
+  file: string,
+  opts: IngestCommandOptions,
+): Promise<number> {
+  const config = readConfig(opts.config);
+  const choice = chooseStore(opts);
+  const runId = opts.runId ?? randomBytes(6).toString("hex");
+  // The id is echoed back in a resume command line: keep it shell-safe.
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(runId)) {
+    throw new UsageError(
+      "--run-id: use 1 to 64 letters, digits, '.', '_' or '-'",
+    );
+  }
+  const retention: Retention = {};
+  if (opts.retentionDays !== undefined) {
+    retention.d = opts.retentionDays * 86400;
+  }
+  if (opts.retentionHours !== undefined) {
+    retention.h = opts.retentionHours * 3600;
+  }
+  const input = await openInput(file);
+  const engine = await createEngine({ config, engine: opts.engine });
+  const opened = await openForWriting(choice, {
+    prefix: config.prefix,
+    layout: opts.layout,
+    retryForMs:
+      opts.retryFor !== undefined
+        ? Math.round(opts.retryFor * 1000)
+        : undefined,
+  });
+
+  let bytesRead = 0;
+  async function* counted(): AsyncGenerator<Uint8Array> {
+    for await (const chunk of input.stream as AsyncIterable<Uint8Array>) {
+      bytesRead += chunk.length;
+      yield chunk;
+    }
+  }
+  const progress = new Progress(input.size);
+  const skip = opts.skipLines ?? 0;
+  let landed = skip;
+  const interrupted = () => {
+    progress.stop();
+    process.stderr.write(
+      `traqq: interrupted; ${whatLanded(choice, landed, runId)}\n`,
+    );
+    // The memory store was never saved: its file is as it was before.
+    opened.release(false).finally(() => process.exit(130));
+  };
+  process.once("SIGINT", interrupted);
+
+  let stats: IngestStats;
+  try {
+    stats = await ingest(counted(), {
+      engine,
+      store: opened.store,
+      layout: opts.layout,
+      retention,
+      batchLines: opts.batch,
+      runId,
+      skipLines: skip,
+      onRejected: (line, error) =>
+        progress.log(JSON.stringify({ line, error })),
+      onFailure: (f) => progress.log(failureLine(f)),
+      onProgress: (s) => {
+        landed = s.lines;
+        progress.update(s, bytesRead);
+      },
+    });
+  } catch (e) {
+    progress.stop();
+    process.off("SIGINT", interrupted);
+    if (e instanceof IngestError) {
+      // Batches up to appliedLines landed whole; the file must keep them
+      // for the resume command in the message to be right.
+      await opened.release(true);
+      process.stderr.write(`traqq: ${e.message}\n`);
+      return 1;
+    }
+    await opened.release(false);
+    const message = e instanceof Error ? e.message : String(e);
+    throw new Error(`${message}; ${whatLanded(choice, landed, runId)}`);
+  } finally {
+    engine.free();
+  }
+  progress.stop();
+
+  const savingFrom = performance.now();
+  try {
+    await opened.release(true);
+  } finally {
+    process.off("SIGINT", interrupted);
+  }
+  const saveSeconds = (performance.now() - savingFrom) / 1000;
+  const where = `${describeStore(choice)} (${opts.layout} layout, ${opts.engine} engine)`;
+  process.stderr.write(
+    summary(stats, skip, where, choice.kind === "memory" ? saveSeconds : null),
+  );
+  return 0;
+}
+
+/** What a refused write looks like on stderr: one JSON line. */
+function failureLine(f: OpFailure): string {
+  return JSON.stringify({ lines: f.lines, error: f.error, key: f.op.key });
+}
+
+/** Which lines are in the store after a run stopped early, and what next. */
+function whatLanded(choice: StoreChoice, lines: number, runId: string): string {
+  if (choice.kind === "memory") {
+    return `${choice.file} was left as it was before this run`;
+  }
+  return (
+    `lines 1-${lines} were applied; resume with ` +
+    `--run-id ${runId} --skip-lines ${lines}`
+  );
+}
+
+/** The final report: totals, merging, speed and where the data went. */
+export function summary(
+  s: IngestStats,
+  skipped: number,
+  where: string,
+  saveSeconds: number | null,
+): string {
+  const events = s.accepted + s.rejected;
+  const perEvent = (n: number) =>
+    s.accepted > 0 ? (n / s.accepted).toFixed(2) : "0";
+  const rate = s.seconds > 0 ? Math.round(events / s.seconds) : 0;
+  const skippedNote = skipped > 0 ? ` (${skipped} skipped)` : "";
+  const saved =
+    saveSeconds === null ? "" : `; store saved in ${saveSeconds.toFixed(2)} s`;
+  return (
+    `traqq: ingested into ${where}, run ${s.runId}\n` +
+    `  lines     ${s.lines}${skippedNote}: ${s.accepted} accepted, ` +
+    `${s.rejected} rejected\n` +
+    `  commands  ${s.commands} from the engine, ${perEvent(s.commands)} ` +
+    `per event\n` +
+    `  writes    ${s.ops} after merging, ${perEvent(s.ops)} per event, ` +
+    `${s.failedOps} refused\n` +
+    `  speed     ${rate} events/s (${s.seconds.toFixed(2)} s${saved})\n`
+  );
+}
+
+/**
+ * Progress on stderr: a bar (percent by bytes read when the input size is
+ * known) on a terminal, otherwise a plain line every few seconds, so logs
+ * stay readable. Rejection lines go through it so they never cut the bar.
+ */
+class Progress {
+  private readonly multi?: MultiBar;
+  private readonly bar?: SingleBar;
+  private lastPlain = Date.now();
+  private readonly started = Date.now();
+  private stopped = false;
+
+  constructor(private readonly size?: number) {
+    if (process.stderr.isTTY !== true) return;
+    const known = size !== undefined && size > 0;
+    this.multi = new MultiBar({
+      stream: process.stderr,
+      format:
+        (known ? "{bar} {percentage}% | " : "") +
+        "{lines} lines | {rate} events/s | {accepted} accepted | " +
+        "{rejected} rejected | {duration_formatted}",
+      barsize: 30,
+      hideCursor: true,
+      // Our own SIGINT handler says where to resume; the bar's would not.
+      gracefulExit: false,
+    });
+    this.bar = this.multi.create(known ? size : 1, 0, payload());
+  }
+
+  update(s: IngestStats, bytes: number): void {
+    const events = s.accepted + s.rejected;
+    const rate = s.seconds > 0 ? Math.round(events / s.seconds) : 0;
+    if (this.bar) {
+      this.bar.update(Math.min(bytes, this.size ?? 0), payload(s, rate));
+      return;
+    }
+    const now = Date.now();
+    if (now - this.lastPlain < PLAIN_EVERY_MS) return;
+    this.lastPlain = now;
+    const share =
+      this.size !== undefined && this.size > 0
+        ? `, ${((100 * Math.min(bytes, this.size)) / this.size).toFixed(1)}% of the input`
+        : "";
+    const secs = ((now - this.started) / 1000).toFixed(0);
+    process.stderr.write(
+      `traqq: ${s.lines} lines, ${s.accepted} accepted, ${s.rejected} ` +
+        `rejected, ${rate} events/s${share} (${secs} s)\n`,
+    );
+  }
+
+  log(line: string): void {
+    if (this.multi) this.multi.log(line + "\n");
+    else process.stderr.write(line + "\n");
+  }
+
+  stop(): void {
+    if (!this.multi || this.stopped) return;
+    this.stopped = true;
+    // update() flushes the logged lines the next redraw would have shown.
+    this.multi.update();
+    this.multi.stop();
+  }
+}
+
+function payload(s?: IngestStats, rate = 0): Record<string, string | number> {
+  return {
+    lines: s?.lines ?? 0,
+    accepted: s?.accepted ?? 0,
+    rejected: s?.rejected ?? 0,
+    rate,
+  };
+}

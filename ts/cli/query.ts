@@ -1,0 +1,265 @@
+/**
+ * `traqq query`: one metric and pattern over a range of days, read from
+ * a store and printed as an aligned table (or the QueryResult as JSON).
+ */
+import { Temporal } from "temporal-polyfill";
+
+import { canonicalPattern } from "../config.js";
+import {
+  query,
+  QueryError,
+  type Granularity,
+  type QueryOptions,
+  type QueryResult,
+  type RangeShortcut,
+} from "../query.js";
+import type { Metric } from "../store/keys.js";
+import type { Layout } from "../store/types.js";
+import type { Config } from "../types.js";
+import { readConfig, UsageError, write } from "./common.js";
+import {
+  chooseStore,
+  describeStore,
+  openForReading,
+  type StoreChoice,
+} from "./stores.js";
+
+/** Options of `traqq query`, as commander hands them over. */
+export interface QueryCommandOptions {
+  config: string;
+  metric: Metric;
+  pattern: string;
+  addKey?: string;
+  from?: string;
+  to?: string;
+  range?: RangeShortcut;
+  by: Granularity;
+  top?: number;
+  values?: string;
+  prefix?: string;
+  json?: boolean;
+  store?: string;
+  redis?: string;
+  cluster?: string;
+  layout: Layout;
+}
+
+/** Runs `traqq query` and resolves to the exit code. */
+export async function runQuery(opts: QueryCommandOptions): Promise<number> {
+  const config = readConfig(opts.config);
+  const q = queryOptions(opts, config);
+  const choice = chooseStore(opts);
+
+  const opened = await openForReading(choice, {
+    prefix: config.prefix,
+    layout: opts.layout,
+  });
+  let result: QueryResult;
+  try {
+    result = await query(
+      { config, store: opened.store, layout: opts.layout },
+      q,
+    );
+  } catch (e) {
+    if (e instanceof QueryError) throw new UsageError(e.message);
+    const message = e instanceof Error ? e.message : String(e);
+    throw new Error(`cannot read ${describeStore(choice)}: ${message}`);
+  } finally {
+    await opened.release(false);
+  }
+
+  if (opts.json === true) {
+    await write(process.stdout, JSON.stringify(result) + "\n");
+  } else {
+    const title = describeQuery(result, config.time.timezone, q.top);
+    await write(process.stdout, title + "\n" + formatTable(result));
+  }
+  const empty =
+    result.metric === "bmp"
+      ? result.totals[0]?.[1] === 0
+      : result.totals.length === 0;
+  if (empty && opts.json !== true) {
+    process.stderr.write(emptyHint(choice, opts.layout));
+  }
+  return 0;
+}
+
+/**
+ * Checks the options against each other and the config, so that a typo
+ * fails with a message instead of printing an empty table.
+ */
+function queryOptions(opts: QueryCommandOptions, config: Config): QueryOptions {
+  const hasDates = opts.from !== undefined || opts.to !== undefined;
+  if (opts.range !== undefined && hasDates) {
+    throw new UsageError("give either --range or --from and --to, not both");
+  }
+  if (
+    opts.range === undefined &&
+    (opts.from === undefined || opts.to === undefined)
+  ) {
+    throw new UsageError(
+      "a range is needed: --from DATE --to DATE, or --range NAME",
+    );
+  }
+  if (opts.metric === "adv" && opts.addKey === undefined) {
+    throw new UsageError("--add-key is needed with --metric adv");
+  }
+  if (opts.metric !== "adv" && opts.addKey !== undefined) {
+    throw new UsageError("--add-key only applies to --metric adv");
+  }
+  const filters = ["top", "values", "prefix"] as const;
+  const filter = filters.find((f) => opts[f] !== undefined);
+  if (opts.metric === "bmp" && filter !== undefined) {
+    throw new UsageError(
+      `--${filter} does not apply to --metric bmp: a unique count has no values`,
+    );
+  }
+  checkConfigured(opts, config);
+  return {
+    metric: opts.metric,
+    pattern: opts.pattern,
+    addKey: opts.addKey,
+    from: opts.from,
+    to: opts.to,
+    range: opts.range,
+    by: opts.by,
+    top: opts.top,
+    values: opts.values?.split(","),
+    valuePrefix: opts.prefix,
+  };
+}
+
+/** Fails unless the config maps the metric and pattern asked about. */
+function checkConfigured(opts: QueryCommandOptions, config: Config): void {
+  const asked = canonicalPattern(opts.pattern);
+  if (asked.error) throw new UsageError(`--pattern: ${asked.error}`);
+  const canon = (p: string) => canonicalPattern(p).name;
+  const m = config.mapping;
+  let known: string[];
+  let field: string;
+  switch (opts.metric) {
+    case "bmp":
+      [known, field] = [m.bitmap.map(canon), "mapping.bitmap"];
+      break;
+    case "add":
+      [known, field] = [m.add.map(canon), "mapping.add"];
+      break;
+    case "top":
+      [known, field] = [m.top.map(canon), "mapping.top"];
+      break;
+    case "adv":
+      known = m.addValue
+        .filter((a) => a.addKey === opts.addKey)
+        .map((a) => canon(a.key));
+      field = `mapping.addValue (with addKey ${JSON.stringify(opts.addKey)})`;
+      break;
+  }
+  if (!known.includes(asked.name)) {
+    const has = known.length > 0 ? known.join(", ") : "none";
+    throw new UsageError(
+      `--pattern: ${JSON.stringify(opts.pattern)} is not in the config's ` +
+        `${field}; it has: ${has}`,
+    );
+  }
+}
+
+/** The heading line: what was asked, over which local days. */
+export function describeQuery(
+  r: QueryResult,
+  zone: string,
+  top?: number,
+): string {
+  const what =
+    r.metric === "bmp"
+      ? `unique ${r.pattern}`
+      : r.metric === "adv"
+        ? `sum per ${r.pattern}`
+        : `${r.metric === "top" ? "top" : "count"} per ${r.pattern}`;
+  const range = `${localPoint(r.from, zone, false)} to ${localPoint(r.to, zone, true)}`;
+  const by = r.by === "total" ? "in total" : `by ${r.by}`;
+  const limit = top !== undefined ? `, top ${top}` : "";
+  return `${what}, ${range} (${zone}), ${by}${limit}`;
+}
+
+/** A date when `t` starts a local day (the last day for an end), else an instant. */
+function localPoint(t: number, zone: string, end: boolean): string {
+  const z = Temporal.Instant.fromEpochMilliseconds(t * 1000).toZonedDateTimeISO(
+    zone,
+  );
+  if (z.startOfDay().epochMilliseconds !== z.epochMilliseconds) {
+    return z.toString({ timeZoneName: "never", smallestUnit: "minute" });
+  }
+  return (end ? z.subtract({ days: 1 }) : z).toPlainDate().toString();
+}
+
+/**
+ * The result as an aligned text table: one row per value (largest total
+ * first) and one column per bucket, plus the total over the range; for
+ * `bmp` one row of unique counts, whose last column is the union.
+ *
+ * @example
+ * formatTable(result);
+ * // "origin  total\nATL     123\n"
+ */
+export function formatTable(r: QueryResult): string {
+  const perBucket = r.by !== "total";
+  const header = [
+    r.pattern,
+    ...(perBucket ? r.buckets.map((b) => b.label) : []),
+  ];
+  header.push(r.metric === "bmp" && perBucket ? "union" : "total");
+
+  const rows: string[][] = [];
+  if (r.metric === "bmp") {
+    const union = r.totals[0]?.[1] ?? 0;
+    const cells = perBucket
+      ? r.buckets.map((b) => number(b.values[""] ?? 0))
+      : [];
+    rows.push(["unique", ...cells, number(union)]);
+  } else {
+    for (const [value, total] of r.totals) {
+      const cells = perBucket
+        ? r.buckets.map((b) => number(b.values[value] ?? 0))
+        : [];
+      rows.push([value, ...cells, number(total)]);
+    }
+  }
+
+  const widths = header.map((h, i) =>
+    Math.max(width(h), ...rows.map((row) => width(row[i]!))),
+  );
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) =>
+        i === 0 ? pad(c, widths[i]!, "end") : pad(c, widths[i]!, "start"),
+      )
+      .join("  ")
+      .trimEnd() + "\n";
+  return line(header) + rows.map(line).join("");
+}
+
+/** Counts as they are; sums without float noise (`0.30000000000000004`). */
+function number(n: number): string {
+  return Number.isInteger(n) ? String(n) : String(Number(n.toFixed(6)));
+}
+
+/** Width in code points, so that a value like `ZÜRICH` lines up. */
+function width(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+}
+
+function pad(s: string, w: number, side: "start" | "end"): string {
+  const fill = " ".repeat(Math.max(0, w - width(s)));
+  return side === "start" ? fill + s : s + fill;
+}
+
+function emptyHint(choice: StoreChoice, layout: Layout): string {
+  const other = layout === "flat" ? "hash" : "flat";
+  return (
+    `traqq: nothing stored for this query in ${describeStore(choice)} ` +
+    `(${layout} layout); data ingested with --layout ${other} is read ` +
+    `with the same option\n`
+  );
+}

@@ -1,0 +1,248 @@
+/**
+ * Which store a command talks to, from its options: the embedded memory
+ * store kept in a file (the default), one Redis server, or a Cluster.
+ */
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
+import { dirname } from "node:path";
+
+import { openMemoryStore, RedisStore } from "../node.js";
+import type { Layout, Store } from "../store/types.js";
+import { UsageError } from "./common.js";
+
+/** Where the memory store lives unless `--store` says otherwise. */
+export const DEFAULT_STORE_FILE = ".traqq/store.jsonl.gz";
+
+/** The store options the `ingest` and `query` commands share. */
+export interface StoreFlags {
+  store?: string;
+  redis?: string;
+  cluster?: string;
+  layout: Layout;
+}
+
+/** The store a command resolved to, before it is opened. */
+export type StoreChoice =
+  | { kind: "memory"; file: string }
+  | { kind: "redis"; url: string }
+  | { kind: "cluster"; hosts: string[] };
+
+/**
+ * Picks the store: an explicit `--store`, `--redis` or `--cluster`
+ * first, then `REDIS_URL` from the environment, then the memory store
+ * in {@link DEFAULT_STORE_FILE}.
+ */
+export function chooseStore(
+  flags: StoreFlags,
+  env: NodeJS.ProcessEnv = process.env,
+): StoreChoice {
+  const given = (["store", "redis", "cluster"] as const).filter(
+    (k) => flags[k] !== undefined,
+  );
+  if (given.length > 1) {
+    throw new UsageError(
+      `--${given[0]} and --${given[1]} name two stores; give one`,
+    );
+  }
+  if (flags.cluster !== undefined) {
+    const hosts = flags.cluster
+      .split(",")
+      .map((h) => h.trim())
+      .filter((h) => h !== "");
+    for (const h of hosts) {
+      if (!/^[^\s:]+:\d{1,5}$/.test(h) && !/^\[[^\]]+\]:\d{1,5}$/.test(h)) {
+        throw new UsageError(
+          `--cluster: ${JSON.stringify(h)} is not HOST:PORT`,
+        );
+      }
+    }
+    if (hosts.length === 0) {
+      throw new UsageError("--cluster: expected HOST:PORT,...");
+    }
+    return { kind: "cluster", hosts };
+  }
+  const url =
+    flags.redis ??
+    (flags.store === undefined && env.REDIS_URL ? env.REDIS_URL : undefined);
+  if (url !== undefined) {
+    checkRedisUrl(url, flags.redis !== undefined ? "--redis" : "REDIS_URL");
+    return { kind: "redis", url };
+  }
+  return { kind: "memory", file: flags.store ?? DEFAULT_STORE_FILE };
+}
+
+function checkRedisUrl(url: string, source: string): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UsageError(
+      `${source}: ${JSON.stringify(url)} is not a URL; expected redis://HOST:PORT`,
+    );
+  }
+  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
+    throw new UsageError(
+      `${source}: expected a redis:// or rediss:// URL, got ${JSON.stringify(url)}`,
+    );
+  }
+}
+
+/** The store for messages: kind and place, never a password. */
+export function describeStore(choice: StoreChoice): string {
+  switch (choice.kind) {
+    case "memory":
+      return `memory store ${choice.file}`;
+    case "redis": {
+      const u = new URL(choice.url);
+      if (u.password) u.password = "***";
+      return `redis ${u.toString()}`;
+    }
+    case "cluster":
+      return `cluster ${choice.hosts.join(",")}`;
+  }
+}
+
+/** A store opened for a command, and how to let go of it. */
+export interface OpenedStore {
+  store: Store;
+  /**
+   * Saves what must survive (the memory store's file, only when `save`)
+   * and closes connections and locks.
+   */
+  release(save: boolean): Promise<void>;
+}
+
+/**
+ * Opens the store to write into. The memory store's folder is created,
+ * the file loaded when it exists and locked so that two ingests never
+ * overwrite each other's work.
+ */
+export async function openForWriting(
+  choice: StoreChoice,
+  options: { prefix: string; layout: Layout; retryForMs?: number },
+): Promise<OpenedStore> {
+  if (choice.kind !== "memory") {
+    return openRedis(
+      choice,
+      options.prefix,
+      options.layout,
+      options.retryForMs,
+    );
+  }
+  const dir = dirname(choice.file);
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new UsageError(`cannot create ${dir}: ${(e as Error).message}`);
+  }
+  const unlock = lock(choice.file);
+  try {
+    const store = await openMemoryStore({ file: choice.file });
+    return {
+      store,
+      async release(save) {
+        try {
+          if (save) await store.close();
+        } finally {
+          unlock();
+        }
+      },
+    };
+  } catch (e) {
+    unlock();
+    throw e;
+  }
+}
+
+/**
+ * Opens the store to read from. A memory store file must exist; it is
+ * never written back, so a query can run beside an ingest.
+ */
+export async function openForReading(
+  choice: StoreChoice,
+  options: { prefix: string; layout: Layout },
+): Promise<OpenedStore> {
+  if (choice.kind !== "memory") {
+    return openRedis(choice, options.prefix, options.layout, 10_000);
+  }
+  if (!existsSync(choice.file)) {
+    throw new UsageError(
+      `no memory store at ${choice.file}; run traqq ingest first, or name ` +
+        `another with --store, --redis or --cluster`,
+    );
+  }
+  const store = await openMemoryStore({ file: choice.file });
+  // close() would save the file again: a reader only lets go of it.
+  return { store, release: async () => {} };
+}
+
+async function openRedis(
+  choice: Exclude<StoreChoice, { kind: "memory" }>,
+  prefix: string,
+  layout: Layout,
+  retryForMs?: number,
+): Promise<OpenedStore> {
+  const style = { prefix, layout };
+  const store =
+    choice.kind === "redis"
+      ? new RedisStore({ url: choice.url, style, retryForMs })
+      : new RedisStore({ cluster: choice.hosts, style, retryForMs });
+  return {
+    store,
+    async release() {
+      // quit() waits for a reply that a dead server never sends.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        store.close(),
+        new Promise((r) => (timer = setTimeout(r, 1000))),
+      ]);
+      clearTimeout(timer);
+      store.client.disconnect();
+    },
+  };
+}
+
+/**
+ * Takes `<file>.lock` for this process, or fails naming the process that
+ * holds it. A lock left by a process that died is taken over.
+ */
+function lock(file: string): () => void {
+  const path = `${file}.lock`;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const fd = openSync(path, "wx");
+      writeSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      return () => rmSync(path, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 0) {
+        throw new UsageError(`cannot lock ${path}: ${(e as Error).message}`);
+      }
+    }
+    const pid = Number(readFileSync(path, "utf8").trim());
+    if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
+      throw new UsageError(
+        `${file} is in use by another traqq ingest (pid ${pid}); if no such ` +
+          `process runs, remove ${path}`,
+      );
+    }
+    rmSync(path, { force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it exists but belongs to someone else.
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}

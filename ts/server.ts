@@ -1,0 +1,507 @@
+/**
+ * The HTTP API of `traqq serve`, on fastify: `POST /events` records
+ * events, `GET /query` answers queries, `GET /health` says the server is
+ * up, and `GET /` serves the dashboard (built into `dist/web` by
+ * `scripts/build-web.sh`) with the wasm engine for its playground.
+ *
+ * Events from concurrent requests are recorded together: they collect
+ * for up to `flushMs` (or `batchEvents` events), then go to the store as
+ * one batch, and each request is answered once its own events landed.
+ *
+ * @example
+ * const server = await startServer({ config, store, layout: "flat", engine: "wasm", host: "127.0.0.1", port: 8080 });
+ * // curl -d '{"event":"signup"}' -H 'content-type: application/json' localhost:8080/events
+ * await server.close();
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import type { AddressInfo } from "node:net";
+import { extname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
+
+import { BodyError, jsonLines, ndjsonLines, type BodyLines } from "./body.js";
+import type { Engine } from "./engine.js";
+import { record } from "./ingest.js";
+import { createEngineSync } from "./node.js";
+import { query, QueryError, type Granularity, type QueryOptions, type RangeShortcut } from "./query.js";
+import type { Metric } from "./store/keys.js";
+import type { Layout, OpFailure, Store } from "./store/types.js";
+import type { Clock, Config, EngineName } from "./types.js";
+
+/** Options of {@link startServer}. */
+export interface ServerOptions {
+  /** A validated config (see `loadConfigFile`). */
+  config: Config;
+  /** Where events go; the server closes it on `close()`. */
+  store: Store;
+  layout: Layout;
+  engine: EngineName;
+  host: string;
+  /** 0 picks any free port; `url` tells which. */
+  port: number;
+  /** When set, `/events`, `/query` and `/config` need `Authorization: Bearer <token>`. */
+  token?: string;
+  /** Largest request body in bytes; default 1 MiB. */
+  bodyLimit?: number;
+  /** How long events wait for others to share a store batch; default 50 ms. */
+  flushMs?: number;
+  /** A batch this many events long goes to the store at once; default 4096. */
+  batchEvents?: number;
+  /** Processing time for events and "today" for queries, in ms; default `Date.now`. */
+  clock?: Clock;
+  /** Folder of the built dashboard; default `dist/web`. */
+  webRoot?: string;
+  /** Where problems no response can carry go; default stderr. */
+  log?: (message: string) => void;
+}
+
+/** A running server. */
+export interface RunningServer {
+  /** Base URL, e.g. `http://127.0.0.1:43117`. */
+  url: string;
+  /** Stops accepting, records pending events, then closes the store. */
+  close(): Promise<void>;
+}
+
+/** The answer of `POST /events`. */
+export interface EventsResponse {
+  accepted: number;
+  rejected: number;
+  /** `index` counts from 0: array elements, or NDJSON lines (blank ones included). */
+  rejections: { index: number; error: string }[];
+  /** Writes the store refused (say `WRONGTYPE`), with the events they came from. */
+  failures: { key: string; error: string; indexes: number[] }[];
+}
+
+/** An error with the HTTP status it answers with. */
+class HttpError extends Error {
+  override name = "HttpError";
+
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const METRICS: readonly Metric[] = ["add", "adv", "bmp", "top"];
+const GRANULARITIES: readonly Granularity[] = ["hour", "day", "total"];
+const QUERY_PARAMS = [
+  "metric",
+  "pattern",
+  "addKey",
+  "from",
+  "to",
+  "range",
+  "by",
+  "top",
+  "values",
+  "prefix",
+] as const;
+const NDJSON_TYPES = ["application/x-ndjson", "application/ndjson", "text/plain"];
+const MIME: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".map": "application/json; charset=utf-8",
+  ".json": "application/json; charset=utf-8",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+  ".wasm": "application/wasm",
+};
+
+/**
+ * Starts the HTTP API and dashboard. The store passes to the server: it
+ * is closed by `close()` (not when starting fails).
+ */
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const { store, layout } = options;
+  const bodyLimit = options.bodyLimit ?? 1 << 20;
+  const clock = options.clock ?? Date.now;
+  const log = options.log ?? ((m: string) => process.stderr.write(`traqq serve: ${m}\n`));
+  const engine = createEngineSync({ config: options.config, engine: options.engine, clock });
+  const batcher = new Batcher(engine, store, layout, {
+    flushMs: options.flushMs ?? 50,
+    batchEvents: options.batchEvents ?? 4096,
+    log,
+  });
+  const webRoot = options.webRoot ?? defaultWebRoot();
+  const wasmFile = fileURLToPath(new URL("../pkg/web/traqq_bg.wasm", import.meta.url));
+  const auth = bearer(options.token);
+
+  const app = Fastify({ bodyLimit, logger: false, return503OnClosing: true });
+
+  // Bodies arrive as text: JSON is split into events without parsing
+  // numbers (see body.ts), NDJSON goes to the engine line by line.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (_req, body, done) =>
+    done(null, { json: true, text: body as string }),
+  );
+  app.addContentTypeParser(NDJSON_TYPES, { parseAs: "string" }, (_req, body, done) =>
+    done(null, { json: false, text: body as string }),
+  );
+
+  app.setErrorHandler((err: Error & { code?: string; statusCode?: number }, req, reply) => {
+    const [status, message] = describeError(err, bodyLimit, req);
+    if (status >= 500) log(`${req.method} ${req.url}: ${err.stack ?? err.message}`);
+    void reply.code(status).send({ error: message });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).send({ error: `no route ${req.method} ${req.url.split("?")[0]}` });
+  });
+
+  app.post("/events", { onRequest: auth }, async (req) => {
+    const body = req.body as { json: boolean; text: string } | undefined;
+    if (body === undefined) {
+      throw new HttpError(415, `content-type: expected application/json or application/x-ndjson`);
+    }
+    let lines: BodyLines;
+    try {
+      lines = body.json ? jsonLines(body.text) : ndjsonLines(body.text);
+    } catch (e) {
+      if (e instanceof BodyError) throw new HttpError(400, e.message);
+      throw e;
+    }
+    return batcher.add(lines);
+  });
+
+  app.get("/query", { onRequest: auth }, async (req) => {
+    const q = parseQuery(req.query as Record<string, string | string[]>);
+    try {
+      return await query({ config: engine.config, store, layout, clock }, q);
+    } catch (e) {
+      if (e instanceof QueryError) throw new HttpError(400, e.message);
+      // Anything else came from reading the store.
+      const status = store.kind === "memory" ? 500 : 503;
+      throw new HttpError(status, `store: ${(e as Error).message}`);
+    }
+  });
+
+  app.get("/config", { onRequest: auth }, async () => engine.config);
+
+  app.get("/health", async () => ({
+    ok: true,
+    store: store.kind,
+    layout,
+    engine: engine.name,
+  }));
+
+  const sendFile = async (reply: FastifyReply, file: string) => {
+    let data: Buffer;
+    try {
+      data = await readFile(file);
+    } catch {
+      throw new HttpError(404, `not found: ${file.split("/").pop()}`);
+    }
+    return reply
+      .type(MIME[extname(file)] ?? "application/octet-stream")
+      .header("cache-control", "no-cache")
+      .header("x-content-type-options", "nosniff")
+      .send(data);
+  };
+  app.get("/", async (_req, reply) => {
+    const page = join(webRoot, "index.html");
+    if (!existsSync(page)) {
+      throw new HttpError(404, `the dashboard is not built: no ${page} (run scripts/build-web.sh)`);
+    }
+    return sendFile(reply, page);
+  });
+  app.get("/wasm/traqq_bg.wasm", async (_req, reply) => sendFile(reply, wasmFile));
+  app.get("/:file", async (req, reply) => {
+    const name = (req.params as { file: string }).file;
+    // One folder, plain names: nothing can reach outside it.
+    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(name)) throw new HttpError(404, `not found: ${name}`);
+    return sendFile(reply, join(webRoot, name));
+  });
+
+  try {
+    await app.listen({ host: options.host, port: options.port });
+  } catch (e) {
+    engine.free();
+    throw e;
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: baseUrl(app.server.address() as AddressInfo),
+    close() {
+      closing ??= (async () => {
+        // Stop taking requests first; those in flight wait on the batcher,
+        // which now writes at once instead of waiting for its timer.
+        const stopped = app.close();
+        batcher.closing();
+        await stopped;
+        await batcher.drain();
+        await store.close();
+        engine.free();
+      })();
+      return closing;
+    },
+  };
+}
+
+/** A status and message for any error a route or fastify raised. */
+function describeError(
+  err: Error & { code?: string; statusCode?: number },
+  bodyLimit: number,
+  req: FastifyRequest,
+): [number, string] {
+  if (err instanceof HttpError) return [err.status, err.message];
+  switch (err.code) {
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return [413, `body: larger than the limit of ${bodyLimit} bytes`];
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+    case "FST_ERR_CTP_EMPTY_TYPE":
+    case "FST_ERR_CTP_INVALID_TYPE":
+      return [
+        415,
+        `content-type: expected application/json or application/x-ndjson (or text/plain), ` +
+          `got ${JSON.stringify(req.headers["content-type"] ?? "")}`,
+      ];
+  }
+  const status = err.statusCode ?? 500;
+  if (status >= 400 && status < 500) return [status, err.message];
+  return [500, `internal error: ${err.message}`];
+}
+
+/** Checks `Authorization: Bearer <token>` when a token is set. */
+function bearer(token: string | undefined) {
+  // Compared as digests: equal lengths, and the time says nothing of the token.
+  const digest = (s: string) => createHash("sha256").update(s).digest();
+  const want = token === undefined ? undefined : digest(token);
+  return async (req: FastifyRequest, reply: FastifyReply) => {
+    if (want === undefined) return;
+    const header = req.headers.authorization ?? "";
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (m && timingSafeEqual(digest(m[1]!), want)) return;
+    void reply.header("www-authenticate", 'Bearer realm="traqq"');
+    throw new HttpError(
+      401,
+      m ? "authorization: wrong bearer token" : "authorization: this server needs 'Authorization: Bearer <token>'",
+    );
+  };
+}
+
+/** The query string of `GET /query` as query options; throws a 400 when it is off. */
+function parseQuery(raw: Record<string, string | string[]>): QueryOptions {
+  const params = new Map<string, string>();
+  for (const [name, value] of Object.entries(raw)) {
+    if (!(QUERY_PARAMS as readonly string[]).includes(name)) {
+      throw new HttpError(
+        400,
+        `unknown query parameter ${JSON.stringify(name)}; expected ${QUERY_PARAMS.join(", ")}`,
+      );
+    }
+    // `values` may be repeated; anything else twice is ambiguous.
+    if (Array.isArray(value) && name !== "values") {
+      throw new HttpError(400, `${name}: given more than once`);
+    }
+    params.set(name, Array.isArray(value) ? value.join(",") : value);
+  }
+
+  const metric = params.get("metric");
+  if (metric === undefined) throw new HttpError(400, "metric: required (add, adv, bmp or top)");
+  if (!(METRICS as readonly string[]).includes(metric)) {
+    throw new HttpError(400, `metric: expected add, adv, bmp or top, got ${JSON.stringify(metric)}`);
+  }
+  const pattern = params.get("pattern");
+  if (!pattern) throw new HttpError(400, "pattern: required, e.g. pattern=event");
+  const q: QueryOptions = { metric: metric as Metric, pattern };
+
+  const by = params.get("by");
+  if (by !== undefined) {
+    if (!(GRANULARITIES as readonly string[]).includes(by)) {
+      throw new HttpError(400, `by: expected hour, day or total, got ${JSON.stringify(by)}`);
+    }
+    q.by = by as Granularity;
+  }
+  const top = params.get("top");
+  if (top !== undefined) {
+    if (!/^[0-9]+$/.test(top) || Number(top) < 1) {
+      throw new HttpError(400, `top: expected a whole number of at least 1, got ${JSON.stringify(top)}`);
+    }
+    q.top = Number(top);
+  }
+  const values = params.get("values");
+  if (values !== undefined) q.values = values.split(",").filter((v) => v !== "");
+  const set = (name: string, apply: (v: string) => void) => {
+    const v = params.get(name);
+    if (v !== undefined && v !== "") apply(v);
+  };
+  set("addKey", (v) => (q.addKey = v));
+  set("from", (v) => (q.from = v));
+  set("to", (v) => (q.to = v));
+  // query() names the shortcuts it knows when this is not one of them.
+  set("range", (v) => (q.range = v as RangeShortcut));
+  set("prefix", (v) => (q.valuePrefix = v));
+  return q;
+}
+
+/** One request's events while they wait for, and go through, a batch. */
+interface Waiting {
+  body: BodyLines;
+  /** Its first line in the batch, from 1. */
+  first: number;
+  rejections: { index: number; error: string }[];
+  failures: Map<string, { key: string; error: string; indexes: Set<number> }>;
+  resolve(r: EventsResponse): void;
+  reject(e: Error): void;
+}
+
+/**
+ * Collects the events of concurrent requests into store batches: one
+ * `record()` per batch, one batch in flight at a time. While a batch is
+ * being written the next one fills, so a slow store makes batches bigger
+ * rather than requests pile up one write each.
+ */
+class Batcher {
+  private pending: Waiting[] = [];
+  private pendingLines = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private due = false;
+  private shuttingDown = false;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly store: Store,
+    private readonly layout: Layout,
+    private readonly opts: { flushMs: number; batchEvents: number; log: (m: string) => void },
+  ) {}
+
+  /** Queues one request's events; resolves once they are in the store. */
+  add(body: BodyLines): Promise<EventsResponse> {
+    if (body.lines === 0) {
+      return Promise.resolve({ accepted: 0, rejected: 0, rejections: [], failures: [] });
+    }
+    return new Promise((resolve, reject) => {
+      this.pending.push({ body, first: 0, rejections: [], failures: new Map(), resolve, reject });
+      this.pendingLines += body.lines;
+      if (this.shuttingDown || this.pendingLines >= this.opts.batchEvents) this.kick();
+      else this.timer ??= setTimeout(() => this.kick(), this.opts.flushMs);
+    });
+  }
+
+  /** From now on, write without waiting for the timer. */
+  closing(): void {
+    this.shuttingDown = true;
+    this.kick();
+  }
+
+  /** Resolves when nothing is pending or in flight. */
+  async drain(): Promise<void> {
+    for (;;) {
+      if (this.running) await this.running;
+      else if (this.pending.length > 0) this.kick();
+      else return;
+    }
+  }
+
+  private kick(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.running) {
+      this.due = true;
+      return;
+    }
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    this.pendingLines = 0;
+    this.running = this.write(batch).finally(() => {
+      this.running = undefined;
+      if (this.due) {
+        this.due = false;
+        this.kick();
+      }
+    });
+  }
+
+  private async write(batch: Waiting[]): Promise<void> {
+    let line = 1;
+    for (const w of batch) {
+      w.first = line;
+      line += w.body.lines;
+    }
+    // Batches are in line order, so a binary search finds a line's request.
+    const owner = (l: number): Waiting => {
+      let lo = 0;
+      let hi = batch.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (batch[mid]!.first <= l) lo = mid;
+        else hi = mid - 1;
+      }
+      return batch[lo]!;
+    };
+    const refused: OpFailure[] = [];
+
+    try {
+      await record(batch.map((w) => w.body.text).join(""), {
+        engine: this.engine,
+        store: this.store,
+        layout: this.layout,
+        onRejected: (l, error) => {
+          const w = owner(l);
+          w.rejections.push({ index: l - w.first, error });
+        },
+        onFailure: (f) => {
+          refused.push(f);
+          for (const l of f.lines) {
+            const w = owner(l);
+            const id = `${f.op.key}\n${f.error}`;
+            let entry = w.failures.get(id);
+            if (!entry) w.failures.set(id, (entry = { key: f.op.key, error: f.error, indexes: new Set() }));
+            entry.indexes.add(l - w.first);
+          }
+        },
+      });
+    } catch (e) {
+      this.opts.log(`a batch of ${line - 1} events was not stored: ${(e as Error).message}`);
+      const error = new HttpError(
+        503,
+        `store unavailable (${this.store.kind}); these events were not stored, send them again later`,
+      );
+      for (const w of batch) w.reject(error);
+      return;
+    }
+
+    if (refused.length > 0) {
+      this.opts.log(`${refused.length} writes refused, e.g. ${refused[0]!.op.key}: ${refused[0]!.error}`);
+    }
+    for (const w of batch) {
+      const rejected = w.rejections.length;
+      w.resolve({
+        accepted: w.body.lines - w.body.blanks - rejected,
+        rejected,
+        rejections: w.rejections,
+        failures: [...w.failures.values()].map((f) => ({
+          key: f.key,
+          error: f.error,
+          indexes: [...f.indexes].sort((a, b) => a - b),
+        })),
+      });
+    }
+  }
+}
+
+/** `dist/web`, seen from `dist/ts/server.js` or from `ts/server.ts`. */
+function defaultWebRoot(): string {
+  for (const rel of ["../web/", "../dist/web/"]) {
+    const dir = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(join(dir, "dashboard.js"))) return dir;
+  }
+  return fileURLToPath(new URL("../dist/web/", import.meta.url));
+}
+
+function baseUrl(addr: AddressInfo): string {
+  // A wildcard address is not one a browser can open.
+  let host = addr.address;
+  if (host === "0.0.0.0") host = "127.0.0.1";
+  if (host === "::") host = "::1";
+  return `http://${host.includes(":") ? `[${host}]` : host}:${addr.port}`;
+}
