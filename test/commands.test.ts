@@ -138,7 +138,13 @@ const commandCases: [string, ConfigInput, string, Cmd[]][] = [
   ],
   [
     "a pattern with a missing property produces nothing",
-    { mapping: { bitmap: ["ip"], add: ["event", "event~utm_source"], top: ["x"] } },
+    {
+      mapping: {
+        bitmap: ["ip"],
+        add: ["event", "event~utm_source"],
+        top: ["x"],
+      },
+    },
     '{"event":"e","ip":"1.1.1.1"}',
     [cmd.pfadd(`bmp:d:${T}:ip`, "1.1.1.1"), cmd.incr(`add:d:${T}:event:e`)],
   ],
@@ -198,11 +204,16 @@ const commandCases: [string, ConfigInput, string, Cmd[]][] = [
     "prefix with ':' and hourly buckets",
     { prefix: "app:v1", time: { storeHourly: true } },
     '{"event":"e"}',
-    [cmd.incr(`app:v1:add:d:${T}:event:e`), cmd.incr(`app:v1:add:h:${H}:event:e`)],
+    [
+      cmd.incr(`app:v1:add:d:${T}:event:e`),
+      cmd.incr(`app:v1:add:h:${H}:event:e`),
+    ],
   ],
   [
     "nested addKey",
-    { mapping: { add: [], addValue: [{ key: "event", addKey: "price.total" }] } },
+    {
+      mapping: { add: [], addValue: [{ key: "event", addKey: "price.total" }] },
+    },
     '{"event":"e","price":{"total":"7.50"}}',
     [cmd.adv(`adv:d:${T}:price.total:event:e`, "7.5")],
   ],
@@ -319,7 +330,10 @@ describe.each(ENGINES)("commands, %s engine", (engine) => {
 
   it.each(amountCases)("amount %s", (literal, amount) => {
     const config: ConfigInput = {
-      mapping: { add: ["event"], addValue: [{ key: "event", addKey: "amount" }] },
+      mapping: {
+        add: ["event"],
+        addValue: [{ key: "event", addKey: "amount" }],
+      },
     };
     const line = `{"event":"e","amount":${literal}}`;
     const counted = cmd.incr(`add:d:${T}:event:e`);
@@ -434,18 +448,27 @@ function redisCliSplit(line: string): string[] {
     if (p >= b.length) return args;
     const cur: number[] = [];
     let mode: "plain" | "dq" | "sq" = "plain";
-    for (let done = false; !done; ) {
+    for (let done = false; !done;) {
       const c = b[p];
       if (mode === "dq") {
         if (c === undefined) throw new Error("unbalanced double quotes");
-        if (c === 0x5c && b[p + 1] === 0x78 && isHex(b[p + 2]) && isHex(b[p + 3])) {
+        if (
+          c === 0x5c &&
+          b[p + 1] === 0x78 &&
+          isHex(b[p + 2]) &&
+          isHex(b[p + 3])
+        ) {
           cur.push(parseInt(String.fromCharCode(b[p + 2]!, b[p + 3]!), 16));
           p += 3;
         } else if (c === 0x5c && b[p + 1] !== undefined) {
           p++;
           const e = b[p]!;
           const map: Record<number, number> = {
-            0x6e: 0x0a, 0x72: 0x0d, 0x74: 0x09, 0x62: 0x08, 0x61: 0x07,
+            0x6e: 0x0a,
+            0x72: 0x0d,
+            0x74: 0x09,
+            0x62: 0x08,
+            0x61: 0x07,
           };
           cur.push(map[e] ?? e);
         } else if (c === 0x22) {
@@ -465,7 +488,14 @@ function redisCliSplit(line: string): string[] {
           }
           done = true;
         } else cur.push(c);
-      } else if (c === undefined || c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09 || c === 0x00) {
+      } else if (
+        c === undefined ||
+        c === 0x20 ||
+        c === 0x0a ||
+        c === 0x0d ||
+        c === 0x09 ||
+        c === 0x00
+      ) {
         done = true;
       } else if (c === 0x22) mode = "dq";
       else if (c === 0x27) mode = "sq";
@@ -480,7 +510,10 @@ describe("redis-cli text format", () => {
   it.each([
     ["abc", "abc"],
     ["127.0.0.1", "127.0.0.1"],
-    ["add:d:1696118400:event~utm_source:purchase~google", "add:d:1696118400:event~utm_source:purchase~google"],
+    [
+      "add:d:1696118400:event~utm_source:purchase~google",
+      "add:d:1696118400:event~utm_source:purchase~google",
+    ],
     ["99.99", "99.99"],
     ["é😀ａ", "é😀ａ"],
     ["a b", '"a b"'],
@@ -526,7 +559,23 @@ describe("redis-cli text format", () => {
     const arg = fc.oneof(
       fc.string({ unit: "binary", maxLength: 12 }),
       fc.string({
-        unit: fc.constantFrom(" ", '"', "'", "\\", "\n", "\r", "\t", "\x00", "\x7f", "\u0085", "\u00a0", "x", "é", "😀", "x"),
+        unit: fc.constantFrom(
+          " ",
+          '"',
+          "'",
+          "\\",
+          "\n",
+          "\r",
+          "\t",
+          "\x00",
+          "\x7f",
+          "\u0085",
+          "\u00a0",
+          "x",
+          "é",
+          "😀",
+          "x",
+        ),
         maxLength: 8,
       }),
     );

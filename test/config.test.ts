@@ -49,7 +49,11 @@ const many = (n: number) => Array.from({ length: n }, (_, i) => `p${i}`);
 
 const valid: [string, unknown, Config][] = [
   ["empty config takes every default", {}, defaults()],
-  ["empty sections take their defaults", { time: {}, mapping: {}, limits: {} }, defaults()],
+  [
+    "empty sections take their defaults",
+    { time: {}, mapping: {}, limits: {} },
+    defaults(),
+  ],
   [
     "only mapping.bitmap still has add: [event]",
     { mapping: { bitmap: ["ip"] } },
@@ -255,26 +259,94 @@ const invalid: [string, unknown, Expect][] = [
       { path: "time.timezone" },
     ],
   ),
-  ["timezone not a string", { time: { timezone: 5 } }, { path: "time.timezone" }],
+  [
+    "timezone not a string",
+    { time: { timezone: 5 } },
+    { path: "time.timezone" },
+  ],
   // pattern syntax
   ["empty pattern", { mapping: { add: [""] } }, { path: "mapping.add[0]" }],
-  ["leading ~", { mapping: { add: ["~event"] } }, { path: "mapping.add[0]", has: ["empty"] }],
-  ["trailing ~", { mapping: { add: ["event~"] } }, { path: "mapping.add[0]", has: ["empty"] }],
-  ["':' in a name", { mapping: { add: ["ev:ent"] } }, { path: "mapping.add[0]" }],
-  ["space in a name", { mapping: { add: ["event~utm source"] } }, { path: "mapping.add[0]" }],
-  ["leading space", { mapping: { add: [" event"] } }, { path: "mapping.add[0]" }],
+  [
+    "leading ~",
+    { mapping: { add: ["~event"] } },
+    { path: "mapping.add[0]", has: ["empty"] },
+  ],
+  [
+    "trailing ~",
+    { mapping: { add: ["event~"] } },
+    { path: "mapping.add[0]", has: ["empty"] },
+  ],
+  [
+    "':' in a name",
+    { mapping: { add: ["ev:ent"] } },
+    { path: "mapping.add[0]" },
+  ],
+  [
+    "space in a name",
+    { mapping: { add: ["event~utm source"] } },
+    { path: "mapping.add[0]" },
+  ],
+  [
+    "leading space",
+    { mapping: { add: [" event"] } },
+    { path: "mapping.add[0]" },
+  ],
   ["tab in a name", { mapping: { add: ["a\tb"] } }, { path: "mapping.add[0]" }],
-  ["newline in a name", { mapping: { add: ["a\nb"] } }, { path: "mapping.add[0]" }],
-  ["NUL in a name", { mapping: { add: ["a\u0000b"] } }, { path: "mapping.add[0]" }],
-  ["DEL in a name", { mapping: { add: ["a\u007fb"] } }, { path: "mapping.add[0]" }],
-  ["U+009F in a name", { mapping: { add: ["a\u009fb"] } }, { path: "mapping.add[0]" }],
-  ["U+0085 in a name", { mapping: { add: ["a\u0085b"] } }, { path: "mapping.add[0]" }],
-  ["U+00A0 (white space) in a name", { mapping: { add: ["a\u00a0b"] } }, { path: "mapping.add[0]" }],
-  ["U+3000 (white space) in a name", { mapping: { add: ["a\u3000b"] } }, { path: "mapping.add[0]" }],
-  ["event~event", { mapping: { add: ["event~event"] } }, { path: "mapping.add[0]", has: ["event"] }],
-  ["a~b~a", { mapping: { add: ["event", "a~b~a"] } }, { path: "mapping.add[1]" }],
-  ["bad pattern in bitmap", { mapping: { bitmap: ["ip", "ip~~ua"] } }, { path: "mapping.bitmap[1]", has: ["empty"] }],
-  ["bad pattern in top", { mapping: { top: ["x:y"] } }, { path: "mapping.top[0]" }],
+  [
+    "newline in a name",
+    { mapping: { add: ["a\nb"] } },
+    { path: "mapping.add[0]" },
+  ],
+  [
+    "NUL in a name",
+    { mapping: { add: ["a\u0000b"] } },
+    { path: "mapping.add[0]" },
+  ],
+  [
+    "DEL in a name",
+    { mapping: { add: ["a\u007fb"] } },
+    { path: "mapping.add[0]" },
+  ],
+  [
+    "U+009F in a name",
+    { mapping: { add: ["a\u009fb"] } },
+    { path: "mapping.add[0]" },
+  ],
+  [
+    "U+0085 in a name",
+    { mapping: { add: ["a\u0085b"] } },
+    { path: "mapping.add[0]" },
+  ],
+  [
+    "U+00A0 (white space) in a name",
+    { mapping: { add: ["a\u00a0b"] } },
+    { path: "mapping.add[0]" },
+  ],
+  [
+    "U+3000 (white space) in a name",
+    { mapping: { add: ["a\u3000b"] } },
+    { path: "mapping.add[0]" },
+  ],
+  [
+    "event~event",
+    { mapping: { add: ["event~event"] } },
+    { path: "mapping.add[0]", has: ["event"] },
+  ],
+  [
+    "a~b~a",
+    { mapping: { add: ["event", "a~b~a"] } },
+    { path: "mapping.add[1]" },
+  ],
+  [
+    "bad pattern in bitmap",
+    { mapping: { bitmap: ["ip", "ip~~ua"] } },
+    { path: "mapping.bitmap[1]", has: ["empty"] },
+  ],
+  [
+    "bad pattern in top",
+    { mapping: { top: ["x:y"] } },
+    { path: "mapping.top[0]" },
+  ],
   [
     "bad addValue key",
     { mapping: { addValue: [{ key: "event~~x", addKey: "amount" }] } },
@@ -296,12 +368,28 @@ const invalid: [string, unknown, Expect][] = [
     { path: "mapping.addValue[0].addKey" },
   ],
   // uniqueness
-  ["duplicate add pattern", { mapping: { add: ["event", "x", "event"] } }, { path: "mapping.add[2]" }],
-  ["duplicate bitmap pattern", { mapping: { bitmap: ["ip", "ip"] } }, { path: "mapping.bitmap[1]" }],
-  ["duplicate top pattern", { mapping: { top: ["x", "x"] } }, { path: "mapping.top[1]" }],
+  [
+    "duplicate add pattern",
+    { mapping: { add: ["event", "x", "event"] } },
+    { path: "mapping.add[2]" },
+  ],
+  [
+    "duplicate bitmap pattern",
+    { mapping: { bitmap: ["ip", "ip"] } },
+    { path: "mapping.bitmap[1]" },
+  ],
+  [
+    "duplicate top pattern",
+    { mapping: { top: ["x", "x"] } },
+    { path: "mapping.top[1]" },
+  ],
   // `b~a` is the pattern `a~b` (names are sorted, SPEC section 4): both
   // would write the same keys, so they are one pattern given twice.
-  ["same names in another order", { mapping: { add: ["a~b", "b~a"] } }, { path: "mapping.add[1]" }],
+  [
+    "same names in another order",
+    { mapping: { add: ["a~b", "b~a"] } },
+    { path: "mapping.add[1]" },
+  ],
   [
     "duplicate addValue (key, addKey)",
     {
@@ -331,30 +419,85 @@ const invalid: [string, unknown, Expect][] = [
   // unknown fields, at every level
   // Where a top-level message starts is left open; it must name the key.
   ["unknown top-level field", { prefx: "app" }, { path: [], has: ["prefx"] }],
-  ["unknown time field", { time: { timeZone: "UTC" } }, { path: ["time.timeZone", "time"], has: ["timeZone"] }],
-  ["unknown mapping field", { mapping: { adds: ["event"] } }, { path: ["mapping.adds", "mapping"], has: ["adds"] }],
-  ["unknown limits field", { limits: { maxFields: 3 } }, { path: ["limits.maxFields", "limits"], has: ["maxFields"] }],
+  [
+    "unknown time field",
+    { time: { timeZone: "UTC" } },
+    { path: ["time.timeZone", "time"], has: ["timeZone"] },
+  ],
+  [
+    "unknown mapping field",
+    { mapping: { adds: ["event"] } },
+    { path: ["mapping.adds", "mapping"], has: ["adds"] },
+  ],
+  [
+    "unknown limits field",
+    { limits: { maxFields: 3 } },
+    { path: ["limits.maxFields", "limits"], has: ["maxFields"] },
+  ],
   [
     "unknown addValue field",
     { mapping: { addValue: [{ key: "event", addKey: "amount", extra: 1 }] } },
-    { path: ["mapping.addValue[0].extra", "mapping.addValue[0]"], has: ["extra"] },
+    {
+      path: ["mapping.addValue[0].extra", "mapping.addValue[0]"],
+      has: ["extra"],
+    },
   ],
   // types and ranges
   ["prefix not a string", { prefix: 5 }, { path: "prefix" }],
   ["prefix with a space", { prefix: "my app" }, { path: "prefix" }],
   ["prefix with a tab", { prefix: "a\tb" }, { path: "prefix" }],
-  ["prefix with a control character", { prefix: "a\u0001b" }, { path: "prefix" }],
+  [
+    "prefix with a control character",
+    { prefix: "a\u0001b" },
+    { path: "prefix" },
+  ],
   ["time not an object", { time: "UTC" }, { path: "time" }],
-  ["storeHourly not a boolean", { time: { storeHourly: "yes" } }, { path: "time.storeHourly" }],
-  ["eventTimeUnit not s or ms", { time: { eventTimeUnit: "us" } }, { path: "time.eventTimeUnit" }],
-  ["eventTimeField not a string", { time: { eventTimeField: 5 } }, { path: "time.eventTimeField" }],
+  [
+    "storeHourly not a boolean",
+    { time: { storeHourly: "yes" } },
+    { path: "time.storeHourly" },
+  ],
+  [
+    "eventTimeUnit not s or ms",
+    { time: { eventTimeUnit: "us" } },
+    { path: "time.eventTimeUnit" },
+  ],
+  [
+    "eventTimeField not a string",
+    { time: { eventTimeField: 5 } },
+    { path: "time.eventTimeField" },
+  ],
   ["add not a list", { mapping: { add: "event" } }, { path: "mapping.add" }],
-  ["a pattern not a string", { mapping: { add: ["event", 5] } }, { path: "mapping.add[1]" }],
-  ["addValue without addKey", { mapping: { addValue: [{ key: "event" }] } }, { path: "mapping.addValue[0]" }],
-  ["limit 0", { limits: { maxValueLength: 0 } }, { path: "limits.maxValueLength" }],
-  ["negative limit", { limits: { maxFieldLength: -1 } }, { path: "limits.maxFieldLength" }],
-  ["fractional limit", { limits: { maxMetricsPerEvent: 1.5 } }, { path: "limits.maxMetricsPerEvent" }],
-  ["limit as a string", { limits: { maxCombinations: "10" } }, { path: "limits.maxCombinations" }],
+  [
+    "a pattern not a string",
+    { mapping: { add: ["event", 5] } },
+    { path: "mapping.add[1]" },
+  ],
+  [
+    "addValue without addKey",
+    { mapping: { addValue: [{ key: "event" }] } },
+    { path: "mapping.addValue[0]" },
+  ],
+  [
+    "limit 0",
+    { limits: { maxValueLength: 0 } },
+    { path: "limits.maxValueLength" },
+  ],
+  [
+    "negative limit",
+    { limits: { maxFieldLength: -1 } },
+    { path: "limits.maxFieldLength" },
+  ],
+  [
+    "fractional limit",
+    { limits: { maxMetricsPerEvent: 1.5 } },
+    { path: "limits.maxMetricsPerEvent" },
+  ],
+  [
+    "limit as a string",
+    { limits: { maxCombinations: "10" } },
+    { path: "limits.maxCombinations" },
+  ],
 ];
 
 describe.each(ENGINES)("config, %s engine", (engine) => {
@@ -403,9 +546,13 @@ describe.each(ENGINES)("config, %s engine", (engine) => {
       paths.length === 0 ||
       paths.some(
         (p) =>
-          err.message.startsWith(p) && /^[:.[]/.test(err.message.slice(p.length)),
+          err.message.startsWith(p) &&
+          /^[:.[]/.test(err.message.slice(p.length)),
       );
-    expect(starts, `"${err.message}" should start with ${paths.join(" or ")}`).toBe(true);
+    expect(
+      starts,
+      `"${err.message}" should start with ${paths.join(" or ")}`,
+    ).toBe(true);
     for (const text of expected.has ?? []) expect(err.message).toContain(text);
   });
 });

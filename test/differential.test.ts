@@ -19,6 +19,7 @@ import {
   namesOf,
   nowMs,
   numberLiteral,
+  numericString,
   stringLiteral,
   type LineOptions,
 } from "./arbitraries.js";
@@ -127,18 +128,31 @@ describe("wasm and ts engines agree", () => {
         nowMs,
         ([config, lines], now) => check(config, lines, now),
       ),
-      params(4000),
+      params(6000),
     );
   });
 
   it("on small limits: cuts, empty names, too many commands", () => {
-    const value = fc.oneof(stringLiteral, numberLiteral);
+    const value = fc.oneof(stringLiteral, numberLiteral, numericString);
     const line = fc
       .tuple(
-        fc.oneof(fc.constantFrom('"purchase"', '"😀👍🏽e\\u0301"', '" ~a~ "'), stringLiteral),
+        fc.oneof(
+          fc.constantFrom('"purchase"', '"😀👍🏽e\\u0301"', '" ~a~ "'),
+          stringLiteral,
+        ),
         fc.array(
           fc.tuple(
-            fc.constantFrom("a", "b", "ip", "utm_source", "amount", "é", "😀", "ａ", "Z"),
+            fc.constantFrom(
+              "a",
+              "b",
+              "ip",
+              "utm_source",
+              "amount",
+              "é",
+              "😀",
+              "ａ",
+              "Z",
+            ),
             value,
           ),
           { maxLength: 6 },
@@ -155,7 +169,7 @@ describe("wasm and ts engines agree", () => {
         nowMs,
         check,
       ),
-      params(2500),
+      params(3000),
     );
   });
 
@@ -171,23 +185,23 @@ describe("wasm and ts engines agree", () => {
         nowMs,
         ([config, lines], now) => check(config, lines, now),
       ),
-      params(3000),
+      params(4000),
     );
   });
 
   it("on every truncation of a valid line", () => {
     fc.assert(
       fc.property(
-        withLines(configArb(), (opts) => eventText(opts)),
+        withLines(configArb(), (opts) => eventText({ ...opts, short: true })),
         nowMs,
         ([config, line], now) => {
-        const prefixes = Array.from({ length: line.length + 1 }, (_, i) =>
-          line.slice(0, i),
-        );
-        check(config, prefixes.slice(1), now);
+          const prefixes = Array.from({ length: line.length + 1 }, (_, i) =>
+            line.slice(0, i),
+          );
+          check(config, prefixes.slice(1), now);
         },
       ),
-      params(500),
+      params(1500),
     );
   });
 
@@ -199,7 +213,7 @@ describe("wasm and ts engines agree", () => {
         nowMs,
         check,
       ),
-      params(500),
+      params(1500),
     );
   });
 });

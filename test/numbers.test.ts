@@ -112,9 +112,7 @@ describe.each(ENGINES)("numbers and booleans, %s engine", (engine) => {
     ["true", "true"],
     ["false", "false"],
   ])("%s is not cut to maxValueLength", (literal, value) => {
-    expect(probe(engine, literal, { maxValueLength: 2 })).toBe(
-      expected(value),
-    );
+    expect(probe(engine, literal, { maxValueLength: 2 })).toBe(expected(value));
   });
 
   it("an overflowing literal leaves the rest of the event intact", () => {
@@ -148,21 +146,20 @@ describe.each(ENGINES)("numbers and booleans, %s engine", (engine) => {
 const literal = fc
   .tuple(
     fc.constantFrom("", "-"),
-    fc.oneof(
-      fc.constant("0"),
-      fc.stringMatching(/^[1-9][0-9]{0,24}$/),
-    ),
+    fc.oneof(fc.constant("0"), fc.stringMatching(/^[1-9][0-9]{0,24}$/)),
     fc.option(fc.stringMatching(/^\.[0-9]{1,22}$/), { nil: "" }),
     fc.option(
-      fc.tuple(
-        fc.constantFrom("e", "E"),
-        fc.constantFrom("", "+", "-"),
-        fc.oneof(
-          fc.integer({ min: 0, max: 30 }),
-          fc.integer({ min: 290, max: 330 }),
-          fc.integer({ min: 0, max: 999 }),
-        ),
-      ).map(([e, s, n]) => `${e}${s}${n}`),
+      fc
+        .tuple(
+          fc.constantFrom("e", "E"),
+          fc.constantFrom("", "+", "-"),
+          fc.oneof(
+            fc.integer({ min: 0, max: 30 }),
+            fc.integer({ min: 290, max: 330 }),
+            fc.integer({ min: 0, max: 999 }),
+          ),
+        )
+        .map(([e, s, n]) => `${e}${s}${n}`),
       { nil: "" },
     ),
   )
@@ -178,25 +175,28 @@ function specValue(lit: string): string | null {
 describe.each(ENGINES)("generated number literals, %s engine", (engine) => {
   it("every literal is written as the spec says", () => {
     fc.assert(
-      fc.property(fc.array(literal, { minLength: 1, maxLength: 60 }), (lits) => {
-        const ndjson = lits.map((l) => `{"event":"e","v":${l}}`).join("\n");
-        const raw = runRaw(engine, { mapping: { add: ["v"] } }, ndjson, NOW);
-        const want = lits
-          .map((l) => {
-            const v = specValue(l);
-            return v === null ? ok() : ok(cmd.incr(`add:d:${T}:v:${v}`));
-          })
-          .join("");
-        if (raw !== want) {
-          const got = raw.split("\n");
-          const exp = want.split("\n");
-          const i = got.findIndex((line, k) => line !== exp[k]);
-          throw new Error(
-            `literals ${JSON.stringify(lits)}: first difference at raw line ${i}: ` +
-              `got ${JSON.stringify(got[i])}, want ${JSON.stringify(exp[i])}`,
-          );
-        }
-      }),
+      fc.property(
+        fc.array(literal, { minLength: 1, maxLength: 60 }),
+        (lits) => {
+          const ndjson = lits.map((l) => `{"event":"e","v":${l}}`).join("\n");
+          const raw = runRaw(engine, { mapping: { add: ["v"] } }, ndjson, NOW);
+          const want = lits
+            .map((l) => {
+              const v = specValue(l);
+              return v === null ? ok() : ok(cmd.incr(`add:d:${T}:v:${v}`));
+            })
+            .join("");
+          if (raw !== want) {
+            const got = raw.split("\n");
+            const exp = want.split("\n");
+            const i = got.findIndex((line, k) => line !== exp[k]);
+            throw new Error(
+              `literals ${JSON.stringify(lits)}: first difference at raw line ${i}: ` +
+                `got ${JSON.stringify(got[i])}, want ${JSON.stringify(exp[i])}`,
+            );
+          }
+        },
+      ),
       { numRuns: 300 },
     );
   });

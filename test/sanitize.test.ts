@@ -27,7 +27,11 @@ const valueCases: ValueCase[] = [
   ["U+FEFF at the end kept", '"hello\ufeff"', "hello\ufeff"],
   ["U+00A0 and U+3000 trimmed", '"\\u00a0hi\\u3000"', "hi"],
   ["U+2028 and U+2029 trimmed", '"\\u2028hi\\u2029"', "hi"],
-  ["U+1680 and U+2000..U+200A trimmed", '"\\u1680\\u2000\\u200ahi\\u205f\\u202f"', "hi"],
+  [
+    "U+1680 and U+2000..U+200A trimmed",
+    '"\\u1680\\u2000\\u200ahi\\u205f\\u202f"',
+    "hi",
+  ],
   ["U+200B is not white space: kept", '"\\u200bhi"', "\u200bhi"],
   ["U+00A0 inside is kept", '"a\\u00a0b"', "a\u00a0b"],
   ["space inside is kept", '"a b"', "a b"],
@@ -59,8 +63,16 @@ const valueCases: ValueCase[] = [
   ["high surrogate at the end", '"ab\\ud83d"', "ab\ufffd"],
   ["high surrogate then a normal escape", '"\\ud83d\\u0041"', "\ufffdA"],
   ["lone surrogate then a real pair", '"\\ud800\\ud83d\\ude00"', "\ufffd😀"],
-  ["a long value fits the default limit", `"${"x".repeat(512)}"`, "x".repeat(512)],
-  ["the default limit is 512 code points", `"${"x".repeat(513)}"`, "x".repeat(512)],
+  [
+    "a long value fits the default limit",
+    `"${"x".repeat(512)}"`,
+    "x".repeat(512),
+  ],
+  [
+    "the default limit is 512 code points",
+    `"${"x".repeat(513)}"`,
+    "x".repeat(512),
+  ],
   ["512 emoji are 512 code points", `"${"😀".repeat(513)}"`, "😀".repeat(512)],
 ];
 
@@ -84,7 +96,12 @@ const cutCases: [string, number, string, string | null][] = [
   // U+001F is a control character but not white space; U+000B is both.
   ["leading U+001F is cut to nothing", 1, '"\\u001fa"', null],
   ["leading U+000B is trimmed first", 1, '"\\u000ba"', "a"],
-  ["lone surrogate counts as one code point", 2, '"\\ud800\\ud800x"', "\ufffd\ufffd"],
+  [
+    "lone surrogate counts as one code point",
+    2,
+    '"\\ud800\\ud800x"',
+    "\ufffd\ufffd",
+  ],
   ["a length of exactly the limit", 3, '"abc"', "abc"],
   ["U+FEFF counts and stays", 2, '"\\ufeffab"', "\ufeffa"],
 ];
@@ -101,7 +118,12 @@ const nameCases: NameCase[] = [
   ["cut to maxFieldLength", '"purchase"', 3, accepted("pur")],
   ["cut by code points", '"😀😀😀😀"', 3, accepted("😀😀😀")],
   ["trimmed after the cut", '"a~bc"', 2, accepted("a")],
-  ["default maxFieldLength is 128", `"${"e".repeat(130)}"`, 128, accepted("e".repeat(128))],
+  [
+    "default maxFieldLength is 128",
+    `"${"e".repeat(130)}"`,
+    128,
+    accepted("e".repeat(128)),
+  ],
   ["empty string", '""', 128, "event name cannot be empty"],
   ["blank string", '"  \\t "', 128, "event name cannot be empty"],
   ["only reserved", '"~:~"', 128, "event name cannot be empty"],

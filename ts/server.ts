@@ -145,6 +145,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     done(null, { json: false, text: body as string }),
   );
 
+  // Answers given while closing end their connection, or a kept-alive
+  // client would hold close() up until its idle timeout.
+  let shuttingDown = false;
+  app.addHook("onSend", async (_req, reply, payload) => {
+    if (shuttingDown) void reply.header("connection", "close");
+    return payload;
+  });
+
   app.setErrorHandler((err: Error & { code?: string; statusCode?: number }, req, reply) => {
     const [status, message] = describeError(err, bodyLimit, req);
     if (status >= 500) log(`${req.method} ${req.url}: ${err.stack ?? err.message}`);
@@ -232,6 +240,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       closing ??= (async () => {
         // Stop taking requests first; those in flight wait on the batcher,
         // which now writes at once instead of waiting for its timer.
+        shuttingDown = true;
         const stopped = app.close();
         batcher.closing();
         await stopped;

@@ -14,7 +14,7 @@ import {
   type RangeShortcut,
 } from "../query.js";
 import type { Metric } from "../store/keys.js";
-import type { Layout } from "../store/types.js";
+import type { Layout, StoreReader } from "../store/types.js";
 import type { Config } from "../types.js";
 import { readConfig, UsageError, write } from "./common.js";
 import {
@@ -49,6 +49,7 @@ export async function runQuery(opts: QueryCommandOptions): Promise<number> {
   const config = readConfig(opts.config);
   const q = queryOptions(opts, config);
   const choice = chooseStore(opts);
+  await validate(config, q, opts.layout);
 
   const opened = await openForReading(choice, {
     prefix: config.prefix,
@@ -61,7 +62,7 @@ export async function runQuery(opts: QueryCommandOptions): Promise<number> {
       q,
     );
   } catch (e) {
-    if (e instanceof QueryError) throw new UsageError(e.message);
+    if (e instanceof QueryError) throw new UsageError(asOptions(e.message));
     const message = e instanceof Error ? e.message : String(e);
     throw new Error(`cannot read ${describeStore(choice)}: ${message}`);
   } finally {
@@ -71,7 +72,7 @@ export async function runQuery(opts: QueryCommandOptions): Promise<number> {
   if (opts.json === true) {
     await write(process.stdout, JSON.stringify(result) + "\n");
   } else {
-    const title = describeQuery(result, config.time.timezone, q.top);
+    const title = describeQuery(result, config.time.timezone, q);
     await write(process.stdout, title + "\n" + formatTable(result));
   }
   const empty =
@@ -129,6 +130,43 @@ function queryOptions(opts: QueryCommandOptions, config: Config): QueryOptions {
   };
 }
 
+/** Nothing is stored in it: asking it checks a query's options for free. */
+const EMPTY: StoreReader & { tagged: boolean } = {
+  tagged: false,
+  mget: async (keys) => keys.map(() => null),
+  hgetall: async () => ({}),
+  smembers: async () => [],
+  zscores: async () => [],
+  pfcount: async () => 0,
+};
+
+/**
+ * Runs the query against an empty reader, so that a bad range or
+ * granularity fails before a large memory store spends seconds loading.
+ */
+async function validate(
+  config: Config,
+  q: QueryOptions,
+  layout: Layout,
+): Promise<void> {
+  try {
+    await query({ config, store: EMPTY, layout }, q);
+  } catch (e) {
+    if (e instanceof QueryError) throw new UsageError(asOptions(e.message));
+    throw e;
+  }
+}
+
+/** `from, to: ...` as the CLI spells the options: `--from, --to: ...`. */
+function asOptions(message: string): string {
+  const m = /^([A-Za-z, ]+): /.exec(message);
+  if (!m) return message;
+  const names = m[1]!
+    .split(", ")
+    .map((n) => "--" + n.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase()));
+  return names.join(", ") + message.slice(m[1]!.length);
+}
+
 /** Fails unless the config maps the metric and pattern asked about. */
 function checkConfigured(opts: QueryCommandOptions, config: Config): void {
   const asked = canonicalPattern(opts.pattern);
@@ -167,14 +205,15 @@ function checkConfigured(opts: QueryCommandOptions, config: Config): void {
 export function describeQuery(
   r: QueryResult,
   zone: string,
-  top?: number,
+  q: { addKey?: string; top?: number },
 ): string {
-  const what =
-    r.metric === "bmp"
-      ? `unique ${r.pattern}`
-      : r.metric === "adv"
-        ? `sum per ${r.pattern}`
-        : `${r.metric === "top" ? "top" : "count"} per ${r.pattern}`;
+  const what = {
+    bmp: `unique ${r.pattern}`,
+    add: `count per ${r.pattern}`,
+    adv: `sum of ${q.addKey} per ${r.pattern}`,
+    top: `top ${r.pattern}`,
+  }[r.metric];
+  const top = q.top;
   const range = `${localPoint(r.from, zone, false)} to ${localPoint(r.to, zone, true)}`;
   const by = r.by === "total" ? "in total" : `by ${r.by}`;
   const limit = top !== undefined ? `, top ${top}` : "";
@@ -259,7 +298,7 @@ function emptyHint(choice: StoreChoice, layout: Layout): string {
   const other = layout === "flat" ? "hash" : "flat";
   return (
     `traqq: nothing stored for this query in ${describeStore(choice)} ` +
-    `(${layout} layout); data ingested with --layout ${other} is read ` +
-    `with the same option\n`
+    `with the ${layout} layout; data ingested with --layout ${other} ` +
+    `needs --layout ${other} here too\n`
   );
 }

@@ -78,7 +78,7 @@ export class TsCore implements Core {
   processLines(input: string, nowMs: number): string {
     const nowSec = Math.floor(nowMs / 1000);
     if (!(nowSec >= MIN_TIME && nowSec <= MAX_TIME)) {
-      throw new RangeError(`processing time ${nowMs} ms is out of range`);
+      throw new Error(`processing time ${nowMs} ms is out of range`);
     }
     if (input === "") return "";
     if (!input.isWellFormed()) input = input.toWellFormed();
