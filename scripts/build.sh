@@ -93,3 +93,4 @@ fi
 raw=$(wc -c <"$wasm")
 gz=$(gzip -9c "$wasm" | wc -c)
 say "$wasm: $raw bytes raw, $gz bytes gzip -9"
+bash scripts/build-web.sh

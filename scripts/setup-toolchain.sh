@@ -43,8 +43,14 @@ if ! command -v rustup >/dev/null 2>&1; then
   exit 1
 fi
 
+# TRAQQ_TOOLCHAIN=debian forces the Debian route, to check it on a
+# machine where rustup's works.
 toolchain=""
-if has_wasm_target stable; then
+if [ "${TRAQQ_TOOLCHAIN:-}" = debian ]; then
+  if rustup toolchain list | grep -q '^debian' && has_wasm_target debian; then
+    toolchain=debian
+  fi
+elif has_wasm_target stable; then
   toolchain=stable
 elif timeout 60 rustup target add wasm32-unknown-unknown >/dev/null 2>&1 \
   && has_wasm_target stable; then
@@ -52,7 +58,8 @@ elif timeout 60 rustup target add wasm32-unknown-unknown >/dev/null 2>&1 \
   toolchain=stable
 elif rustup toolchain list | grep -q '^debian' && has_wasm_target debian; then
   toolchain=debian
-else
+fi
+if [ -z "$toolchain" ]; then
   say "rustup cannot add wasm32 here; building it from Debian's rustc-web"
   apt_install rustc-web cargo-web rust-web-src lld-22
   src=$(ls -d /usr/src/rustc-*/library 2>/dev/null | sort -V | tail -n 1)
@@ -85,7 +92,8 @@ TOML
       /usr/lib/rustlib/x86_64-unknown-linux-gnu/bin/rust-lld
   }
   say "building std for wasm32 (about two minutes, once)"
-  (cd "$work" && RUSTC_BOOTSTRAP=1 /usr/bin/cargo build -q --release \
+  # Debian's cargo would otherwise run rustup's rustc, first on PATH.
+  (cd "$work" && RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 /usr/bin/cargo build -q --release \
     --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort)
   as_root mkdir -p /usr/lib/rustlib/wasm32-unknown-unknown/lib
   as_root cp "$work"/target/wasm32-unknown-unknown/release/deps/*.rlib \

@@ -21,8 +21,12 @@ import {
   type QueryResult,
   type Store,
 } from "../ts/node.js";
-import { jsonLines, ndjsonLines } from "../ts/body.js";
-import { startServer, type EventsResponse, type RunningServer, type ServerOptions } from "../ts/server.js";
+import {
+  startServer,
+  type EventsResponse,
+  type RunningServer,
+  type ServerOptions,
+} from "../ts/server.js";
 import { freePort } from "./servers.js";
 
 const DAY = Date.UTC(2024, 2, 1) / 1000; // 2024-03-01, UTC
@@ -59,13 +63,18 @@ function makeEvents(n: number): Ev[] {
   }));
 }
 
-function tally(events: Ev[], key: (e: Ev) => string, by: (e: Ev) => number = () => 1) {
+function tally(
+  events: Ev[],
+  key: (e: Ev) => string,
+  by: (e: Ev) => number = () => 1,
+) {
   const out = new Map<string, number>();
   for (const e of events) out.set(key(e), (out.get(key(e)) ?? 0) + by(e));
   return out;
 }
 
-const dayOf = (ts: number) => new Date(Math.floor(ts / 86400) * 86400_000).toISOString().slice(0, 10);
+const dayOf = (ts: number) =>
+  new Date(Math.floor(ts / 86400) * 86400_000).toISOString().slice(0, 10);
 
 async function call(
   url: string,
@@ -89,10 +98,17 @@ async function call(
   return { status: res.status, json, headers: res.headers };
 }
 
-const post = (server: RunningServer, body: string, type = "application/json", token?: string) =>
-  call(`${server.url}/events`, { body, type, token });
+const post = (
+  server: RunningServer,
+  body: string,
+  type = "application/json",
+  token?: string,
+) => call(`${server.url}/events`, { body, type, token });
 
-const ask = async (server: RunningServer, params: Record<string, string>): Promise<QueryResult> => {
+const ask = async (
+  server: RunningServer,
+  params: Record<string, string>,
+): Promise<QueryResult> => {
   const r = await call(`${server.url}/query?${new URLSearchParams(params)}`);
   expect(r.status, JSON.stringify(r.json)).toBe(200);
   return r.json as QueryResult;
@@ -100,7 +116,9 @@ const ask = async (server: RunningServer, params: Record<string, string>): Promi
 
 const running: { server: RunningServer; closed: boolean }[] = [];
 afterEach(async () => {
-  await Promise.all(running.filter((r) => !r.closed).map((r) => r.server.close()));
+  await Promise.all(
+    running.filter((r) => !r.closed).map((r) => r.server.close()),
+  );
   running.length = 0;
 });
 
@@ -109,8 +127,17 @@ let serial = 0;
 /** Starts a server on a fresh store (a fresh key prefix on Redis). */
 async function serve(
   kind: "memory" | "redis",
-  extra: Partial<ServerOptions> & { configInput?: ConfigInput; layout?: Layout; store?: Store } = {},
-): Promise<{ server: RunningServer; config: Config; store: Store; close(): Promise<void> }> {
+  extra: Partial<ServerOptions> & {
+    configInput?: ConfigInput;
+    layout?: Layout;
+    store?: Store;
+  } = {},
+): Promise<{
+  server: RunningServer;
+  config: Config;
+  store: Store;
+  close(): Promise<void>;
+}> {
   const prefix = `http${++serial}-${process.pid}`;
   const layout = extra.layout ?? (kind === "memory" ? "flat" : "hash");
   const config = resolveConfig({ ...(extra.configInput ?? BASE), prefix });
@@ -141,230 +168,467 @@ async function serve(
   };
 }
 
-describe.each(["memory", "redis"] as const)("the HTTP API on the %s store", (kind) => {
-  it("records one event, an array, NDJSON and text/plain NDJSON", async () => {
-    const { server } = await serve(kind);
-    const one = { event: "a", page: "/", ts: DAY };
+describe.each(["memory", "redis"] as const)(
+  "the HTTP API on the %s store",
+  (kind) => {
+    it("records one event, an array, NDJSON and text/plain NDJSON", async () => {
+      const { server } = await serve(kind);
+      const one = { event: "a", page: "/", ts: DAY };
 
-    expect((await post(server, JSON.stringify(one))).json).toEqual({
-      accepted: 1,
-      rejected: 0,
-      rejections: [],
-      failures: [],
-    });
-    const arr = await post(server, JSON.stringify([one, one, one]));
-    expect(arr.status).toBe(200);
-    expect(arr.json).toMatchObject({ accepted: 3, rejected: 0 });
-    const nd = await post(server, `${JSON.stringify(one)}\n\n${JSON.stringify(one)}`, "application/x-ndjson");
-    expect(nd.json).toMatchObject({ accepted: 2, rejected: 0 });
-    const plain = await post(server, JSON.stringify(one) + "\n", "text/plain; charset=utf-8");
-    expect(plain.json).toMatchObject({ accepted: 1, rejected: 0 });
-
-    const r = await ask(server, { metric: "add", pattern: "event", from: "2024-03-01", to: "2024-03-01" });
-    expect(r.totals).toEqual([["a", 7]]);
-  });
-
-  it("reports rejections with their index in the request", async () => {
-    const { server } = await serve(kind);
-    const good = { event: "ok", ts: DAY };
-    const arr = await post(
-      server,
-      JSON.stringify([good, { name: "x" }, good, 42, { event: "   " }, { event: "t", ts: true }]),
-    );
-    expect(arr.status).toBe(200);
-    expect(arr.json).toEqual({
-      accepted: 2,
-      rejected: 4,
-      rejections: [
-        { index: 1, error: "missing required 'event' field" },
-        { index: 3, error: "event must be a JSON object" },
-        { index: 4, error: "event name cannot be empty" },
-        { index: 5, error: "event time 'ts' must be a number or an RFC 3339 string" },
-      ],
-      failures: [],
-    });
-
-    // NDJSON indexes are lines; blank lines count but are neither.
-    const nd = await post(
-      server,
-      [JSON.stringify(good), "", '{"event": oops}', "  ", JSON.stringify(good), "{"].join("\n"),
-      "application/x-ndjson",
-    );
-    expect(nd.json).toEqual({
-      accepted: 2,
-      rejected: 2,
-      rejections: [
-        { index: 2, error: "invalid JSON: syntax error" },
-        { index: 5, error: "invalid JSON: unexpected end of input" },
-      ],
-      failures: [],
-    });
-  });
-
-  it("answers queries with exactly what was posted, from concurrent requests", async () => {
-    const { server } = await serve(kind);
-    const events = makeEvents(1200);
-    // Forty requests at once, in all three body formats.
-    const chunks = Array.from({ length: 40 }, (_, i) => events.slice(i * 30, i * 30 + 30));
-    const answers = await Promise.all(
-      chunks.map((c, i) =>
-        i % 3 === 0
-          ? post(server, JSON.stringify(c))
-          : i % 3 === 1
-            ? post(server, c.map((e) => JSON.stringify(e)).join("\n"), "application/x-ndjson")
-            : post(server, c.map((e) => JSON.stringify(e)).join("\n") + "\n", "text/plain"),
-      ),
-    );
-    for (const a of answers) expect(a.json).toMatchObject({ accepted: 30, rejected: 0 });
-
-    const range = { from: "2024-03-01", to: "2024-03-03" };
-    const byDay = await ask(server, { metric: "add", pattern: "event", by: "day", ...range });
-    expect(byDay.buckets.map((b) => b.label)).toEqual(["2024-03-01", "2024-03-02", "2024-03-03"]);
-    for (const b of byDay.buckets) {
-      const want = tally(events.filter((e) => dayOf(e.ts) === b.label), (e) => e.event);
-      expect(new Map(Object.entries(b.values))).toEqual(want);
-    }
-
-    const pairs = await ask(server, { metric: "add", pattern: "page~event", by: "total", ...range });
-    expect(new Map(pairs.totals)).toEqual(tally(events, (e) => `${e.event}~${e.page}`));
-
-    const sums = await ask(server, { metric: "adv", pattern: "event", addKey: "amount", by: "total", ...range });
-    expect(new Map(sums.totals)).toEqual(tally(events, (e) => e.event, (e) => e.amount));
-
-    const top = await ask(server, { metric: "top", pattern: "page", by: "total", top: "2", ...range });
-    const pages = [...tally(events, (e) => e.page)].sort((a, b) => b[1] - a[1]).slice(0, 2);
-    expect(top.totals).toEqual(pages);
-
-    const only = await ask(server, { metric: "add", pattern: "event", by: "total", values: "buy,view", ...range });
-    expect(only.totals.map(([v]) => v).sort()).toEqual(["buy", "view"]);
-    const prefixed = await ask(server, { metric: "top", pattern: "page", by: "total", prefix: "/p", ...range });
-    expect(prefixed.totals).toEqual([["/pricing", tally(events, (e) => e.page).get("/pricing")]]);
-
-    // 50 users at most; HyperLogLog is exact this small.
-    const users = await ask(server, { metric: "bmp", pattern: "user", by: "total", ...range });
-    expect(users.totals).toEqual([["", new Set(events.map((e) => e.user)).size]]);
-  });
-
-  it("keeps every digit of big integer values in a JSON body", async () => {
-    const { server } = await serve(kind);
-    const body = `[{"event":"x","ts":${DAY},"id":2868860079149422351},
-                  {"event":"x","ts":${DAY},"id":2868860079149422352}]`;
-    expect((await post(server, body)).json).toMatchObject({ accepted: 2 });
-    const r = await ask(server, { metric: "top", pattern: "id", from: "2024-03-01", to: "2024-03-01", by: "total" });
-    expect(r.totals.map(([v]) => v).sort()).toEqual(["2868860079149422351", "2868860079149422352"]);
-  });
-
-  it("says what is wrong with a bad request, as JSON", async () => {
-    const { server } = await serve(kind);
-    const bad = async (p: ReturnType<typeof call>, status: number, error: RegExp) => {
-      const r = await p;
-      expect(r.status).toBe(status);
-      expect(r.json.error).toMatch(error);
-    };
-    await bad(post(server, '[{"event":"a"},\n {"event" "b"}]'), 400, /^body: invalid JSON at line 2, column 11: expected ':'/);
-    await bad(post(server, '{"event":"a"} x'), 400, /line 1, column 15: unexpected data after the JSON value/);
-    await bad(post(server, ""), 400, /the body is empty/);
-    await bad(post(server, '"signup"'), 400, /expected an event object or an array of events, got a string/);
-    await bad(post(server, "event=a", "application/x-www-form-urlencoded"), 415, /^content-type: expected application\/json/);
-    await bad(call(`${server.url}/query?metric=add`), 400, /^pattern: required/);
-    await bad(call(`${server.url}/query?metric=count&pattern=event`), 400, /^metric: expected add, adv, bmp or top/);
-    await bad(call(`${server.url}/query?metric=add&pattern=event&frm=2024-03-01`), 400, /unknown query parameter "frm"/);
-    await bad(call(`${server.url}/query?metric=add&pattern=event&range=today&top=0`), 400, /^top: expected a whole number/);
-    await bad(call(`${server.url}/query?metric=add&pattern=event&by=week&range=today`), 400, /^by: expected hour, day or total/);
-    await bad(call(`${server.url}/query?metric=add&pattern=event&by=day&by=total`), 400, /^by: given more than once/);
-    // These come from the query engine's own checks.
-    await bad(call(`${server.url}/query?metric=adv&pattern=event&range=today`), 400, /^addKey: required for adv/);
-    await bad(call(`${server.url}/query?metric=add&pattern=event`), 400, /^from, to: both are needed/);
-    await bad(call(`${server.url}/query?metric=add&pattern=event&range=today&by=hour`), 400, /storeHourly/);
-    await bad(call(`${server.url}/query?metric=add&pattern=event&range=someday`), 400, /^range: unknown shortcut "someday"/);
-    await bad(call(`${server.url}/query?metric=add&pattern=event~~x&range=today`), 400, /^pattern: /);
-    await bad(call(`${server.url}/query?metric=add&pattern=event&from=2024-02-30&to=2024-03-01`), 400, /^from: "2024-02-30" is not a date/);
-    await bad(call(`${server.url}/nothing/here`), 404, /^no route GET \/nothing\/here/);
-  });
-
-  it("answers 413 for a body over the limit", async () => {
-    const { server } = await serve(kind, { bodyLimit: 1000 });
-    const small = await post(server, JSON.stringify({ event: "a", pad: "x".repeat(900) }));
-    expect(small.status).toBe(200);
-    const big = await post(server, JSON.stringify({ event: "a", pad: "x".repeat(1000) }));
-    expect(big.status).toBe(413);
-    expect(big.json).toEqual({ error: "body: larger than the limit of 1000 bytes" });
-  });
-
-  it("needs the bearer token when one is set, except for /health", async () => {
-    const { server } = await serve(kind, { token: "s3cret" });
-    const ev = JSON.stringify({ event: "a", ts: DAY });
-    const none = await post(server, ev);
-    expect(none.status).toBe(401);
-    expect(none.json.error).toMatch(/needs 'Authorization: Bearer <token>'/);
-    expect(none.headers.get("www-authenticate")).toMatch(/^Bearer/);
-    const wrong = await post(server, ev, "application/json", "guess");
-    expect(wrong.status).toBe(401);
-    expect(wrong.json).toEqual({ error: "authorization: wrong bearer token" });
-    expect((await call(`${server.url}/query?metric=add&pattern=event&range=today`)).status).toBe(401);
-    expect((await call(`${server.url}/config`)).status).toBe(401);
-    expect((await call(`${server.url}/health`)).status).toBe(200);
-
-    const right = await post(server, ev, "application/json", "s3cret");
-    expect(right.json).toMatchObject({ accepted: 1 });
-    const q = await call(`${server.url}/query?metric=add&pattern=event&from=${DAY}&to=${DAY + 1}&by=total`, {
-      token: "s3cret",
-    });
-    expect(q.json.totals).toEqual([["a", 1]]);
-    // Nothing was recorded from the refused requests.
-
-    // Without a token the same requests need no header.
-    const open = await serve(kind);
-    expect((await post(open.server, ev)).status).toBe(200);
-  });
-
-  it("answers /health and /config", async () => {
-    const { server, config } = await serve(kind);
-    expect((await call(`${server.url}/health`)).json).toEqual({
-      ok: true,
-      store: kind,
-      layout: kind === "memory" ? "flat" : "hash",
-      engine: "wasm",
-    });
-    expect((await call(`${server.url}/config`)).json).toEqual(config);
-  });
-
-  it("flushes pending events into the store on close", async () => {
-    // The batch timer is far away: only close() can flush these events.
-    const file = join(mkdtempSync(join(tmpdir(), "traqq-http-")), "store.ndjson.gz");
-    const s = await serve(kind, {
-      flushMs: 60_000,
-      ...(kind === "memory" ? { store: await openMemoryStore({ file }) } : {}),
-    });
-    const pending = Promise.all(
-      Array.from({ length: 5 }, () => post(s.server, JSON.stringify([{ event: "late", ts: DAY }, { event: "late", ts: DAY }]))),
-    );
-    const settled = await Promise.race([pending.then(() => "answered"), sleep(300).then(() => "waiting")]);
-    expect(settled).toBe("waiting");
-
-    const started = Date.now();
-    await s.close();
-    // Kept-alive client connections must not hold the shutdown up.
-    expect(Date.now() - started).toBeLessThan(5000);
-    for (const r of await pending) expect(r.json).toMatchObject({ accepted: 2 });
-    await expect(fetch(`${s.server.url}/health`)).rejects.toThrow();
-
-    // The store was closed; open it again and look.
-    const reopened =
-      kind === "memory"
-        ? await openMemoryStore({ file })
-        : new RedisStore({ url: inject("redisUrl"), style: { prefix: s.config.prefix, layout: "hash" } });
-    try {
-      const r = await query(
-        { config: s.config, store: reopened, layout: kind === "memory" ? "flat" : "hash" },
-        { metric: "add", pattern: "event", from: "2024-03-01", to: "2024-03-01", by: "total" },
+      expect((await post(server, JSON.stringify(one))).json).toEqual({
+        accepted: 1,
+        rejected: 0,
+        rejections: [],
+        failures: [],
+      });
+      const arr = await post(server, JSON.stringify([one, one, one]));
+      expect(arr.status).toBe(200);
+      expect(arr.json).toMatchObject({ accepted: 3, rejected: 0 });
+      const nd = await post(
+        server,
+        `${JSON.stringify(one)}\n\n${JSON.stringify(one)}`,
+        "application/x-ndjson",
       );
-      expect(r.totals).toEqual([["late", 10]]);
-    } finally {
-      await reopened.close();
-    }
-  });
-});
+      expect(nd.json).toMatchObject({ accepted: 2, rejected: 0 });
+      const plain = await post(
+        server,
+        JSON.stringify(one) + "\n",
+        "text/plain; charset=utf-8",
+      );
+      expect(plain.json).toMatchObject({ accepted: 1, rejected: 0 });
+
+      const r = await ask(server, {
+        metric: "add",
+        pattern: "event",
+        from: "2024-03-01",
+        to: "2024-03-01",
+      });
+      expect(r.totals).toEqual([["a", 7]]);
+    });
+
+    it("reports rejections with their index in the request", async () => {
+      const { server } = await serve(kind);
+      const good = { event: "ok", ts: DAY };
+      const arr = await post(
+        server,
+        JSON.stringify([
+          good,
+          { name: "x" },
+          good,
+          42,
+          { event: "   " },
+          { event: "t", ts: true },
+        ]),
+      );
+      expect(arr.status).toBe(200);
+      expect(arr.json).toEqual({
+        accepted: 2,
+        rejected: 4,
+        rejections: [
+          { index: 1, error: "missing required 'event' field" },
+          { index: 3, error: "event must be a JSON object" },
+          { index: 4, error: "event name cannot be empty" },
+          {
+            index: 5,
+            error: "event time 'ts' must be a number or an RFC 3339 string",
+          },
+        ],
+        failures: [],
+      });
+
+      // NDJSON indexes are lines; blank lines count but are neither.
+      const nd = await post(
+        server,
+        [
+          JSON.stringify(good),
+          "",
+          '{"event": oops}',
+          "  ",
+          JSON.stringify(good),
+          "{",
+        ].join("\n"),
+        "application/x-ndjson",
+      );
+      expect(nd.json).toEqual({
+        accepted: 2,
+        rejected: 2,
+        rejections: [
+          { index: 2, error: "invalid JSON: syntax error" },
+          { index: 5, error: "invalid JSON: unexpected end of input" },
+        ],
+        failures: [],
+      });
+    });
+
+    it("answers queries with exactly what was posted, from concurrent requests", async () => {
+      const { server } = await serve(kind);
+      const events = makeEvents(1200);
+      // Forty requests at once, in all three body formats.
+      const chunks = Array.from({ length: 40 }, (_, i) =>
+        events.slice(i * 30, i * 30 + 30),
+      );
+      const answers = await Promise.all(
+        chunks.map((c, i) =>
+          i % 3 === 0
+            ? post(server, JSON.stringify(c))
+            : i % 3 === 1
+              ? post(
+                  server,
+                  c.map((e) => JSON.stringify(e)).join("\n"),
+                  "application/x-ndjson",
+                )
+              : post(
+                  server,
+                  c.map((e) => JSON.stringify(e)).join("\n") + "\n",
+                  "text/plain",
+                ),
+        ),
+      );
+      for (const a of answers)
+        expect(a.json).toMatchObject({ accepted: 30, rejected: 0 });
+
+      const range = { from: "2024-03-01", to: "2024-03-03" };
+      const byDay = await ask(server, {
+        metric: "add",
+        pattern: "event",
+        by: "day",
+        ...range,
+      });
+      expect(byDay.buckets.map((b) => b.label)).toEqual([
+        "2024-03-01",
+        "2024-03-02",
+        "2024-03-03",
+      ]);
+      for (const b of byDay.buckets) {
+        const want = tally(
+          events.filter((e) => dayOf(e.ts) === b.label),
+          (e) => e.event,
+        );
+        expect(new Map(Object.entries(b.values))).toEqual(want);
+      }
+
+      const pairs = await ask(server, {
+        metric: "add",
+        pattern: "page~event",
+        by: "total",
+        ...range,
+      });
+      expect(new Map(pairs.totals)).toEqual(
+        tally(events, (e) => `${e.event}~${e.page}`),
+      );
+
+      const sums = await ask(server, {
+        metric: "adv",
+        pattern: "event",
+        addKey: "amount",
+        by: "total",
+        ...range,
+      });
+      expect(new Map(sums.totals)).toEqual(
+        tally(
+          events,
+          (e) => e.event,
+          (e) => e.amount,
+        ),
+      );
+
+      const top = await ask(server, {
+        metric: "top",
+        pattern: "page",
+        by: "total",
+        top: "2",
+        ...range,
+      });
+      const pages = [...tally(events, (e) => e.page)]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 2);
+      expect(top.totals).toEqual(pages);
+
+      const only = await ask(server, {
+        metric: "add",
+        pattern: "event",
+        by: "total",
+        values: "buy,view",
+        ...range,
+      });
+      expect(only.totals.map(([v]) => v).sort()).toEqual(["buy", "view"]);
+      const prefixed = await ask(server, {
+        metric: "top",
+        pattern: "page",
+        by: "total",
+        prefix: "/p",
+        ...range,
+      });
+      expect(prefixed.totals).toEqual([
+        ["/pricing", tally(events, (e) => e.page).get("/pricing")],
+      ]);
+
+      // 50 users at most; HyperLogLog is exact this small.
+      const users = await ask(server, {
+        metric: "bmp",
+        pattern: "user",
+        by: "total",
+        ...range,
+      });
+      expect(users.totals).toEqual([
+        ["", new Set(events.map((e) => e.user)).size],
+      ]);
+    });
+
+    it("keeps every digit of big integer values in a JSON body", async () => {
+      const { server } = await serve(kind);
+      const body = `[{"event":"x","ts":${DAY},"id":2868860079149422351},
+                  {"event":"x","ts":${DAY},"id":2868860079149422352}]`;
+      expect((await post(server, body)).json).toMatchObject({ accepted: 2 });
+      const r = await ask(server, {
+        metric: "top",
+        pattern: "id",
+        from: "2024-03-01",
+        to: "2024-03-01",
+        by: "total",
+      });
+      expect(r.totals.map(([v]) => v).sort()).toEqual([
+        "2868860079149422351",
+        "2868860079149422352",
+      ]);
+    });
+
+    it("says what is wrong with a bad request, as JSON", async () => {
+      const { server } = await serve(kind);
+      const bad = async (
+        p: ReturnType<typeof call>,
+        status: number,
+        error: RegExp,
+      ) => {
+        const r = await p;
+        expect(r.status).toBe(status);
+        expect(r.json.error).toMatch(error);
+      };
+      await bad(
+        post(server, '[{"event":"a"},\n {"event" "b"}]'),
+        400,
+        /^body: invalid JSON at line 2, column 11: expected ':'/,
+      );
+      await bad(
+        post(server, '{"event":"a"} x'),
+        400,
+        /line 1, column 15: unexpected data after the JSON value/,
+      );
+      await bad(post(server, ""), 400, /the body is empty/);
+      await bad(
+        post(server, '"signup"'),
+        400,
+        /expected an event object or an array of events, got a string/,
+      );
+      await bad(
+        post(server, "event=a", "application/x-www-form-urlencoded"),
+        415,
+        /^content-type: expected application\/json/,
+      );
+      await bad(
+        call(`${server.url}/query?metric=add`),
+        400,
+        /^pattern: required/,
+      );
+      await bad(
+        call(`${server.url}/query?metric=count&pattern=event`),
+        400,
+        /^metric: expected add, adv, bmp or top/,
+      );
+      await bad(
+        call(`${server.url}/query?metric=add&pattern=event&frm=2024-03-01`),
+        400,
+        /unknown query parameter "frm"/,
+      );
+      await bad(
+        call(`${server.url}/query?metric=add&pattern=event&range=today&top=0`),
+        400,
+        /^top: expected a whole number/,
+      );
+      await bad(
+        call(
+          `${server.url}/query?metric=add&pattern=event&by=week&range=today`,
+        ),
+        400,
+        /^by: expected hour, day or total/,
+      );
+      await bad(
+        call(`${server.url}/query?metric=add&pattern=event&by=day&by=total`),
+        400,
+        /^by: given more than once/,
+      );
+      // These come from the query engine's own checks.
+      await bad(
+        call(`${server.url}/query?metric=adv&pattern=event&range=today`),
+        400,
+        /^addKey: required for adv/,
+      );
+      await bad(
+        call(`${server.url}/query?metric=add&pattern=event`),
+        400,
+        /^from, to: both are needed/,
+      );
+      await bad(
+        call(
+          `${server.url}/query?metric=add&pattern=event&range=today&by=hour`,
+        ),
+        400,
+        /storeHourly/,
+      );
+      await bad(
+        call(`${server.url}/query?metric=add&pattern=event&range=someday`),
+        400,
+        /^range: unknown shortcut "someday"/,
+      );
+      await bad(
+        call(`${server.url}/query?metric=add&pattern=event~~x&range=today`),
+        400,
+        /^pattern: /,
+      );
+      await bad(
+        call(
+          `${server.url}/query?metric=add&pattern=event&from=2024-02-30&to=2024-03-01`,
+        ),
+        400,
+        /^from: "2024-02-30" is not a date/,
+      );
+      await bad(
+        call(`${server.url}/nothing/here`),
+        404,
+        /^no route GET \/nothing\/here/,
+      );
+    });
+
+    it("answers 413 for a body over the limit", async () => {
+      const { server } = await serve(kind, { bodyLimit: 1000 });
+      const small = await post(
+        server,
+        JSON.stringify({ event: "a", pad: "x".repeat(900) }),
+      );
+      expect(small.status).toBe(200);
+      const big = await post(
+        server,
+        JSON.stringify({ event: "a", pad: "x".repeat(1000) }),
+      );
+      expect(big.status).toBe(413);
+      expect(big.json).toEqual({
+        error: "body: larger than the limit of 1000 bytes",
+      });
+    });
+
+    it("needs the bearer token when one is set, except for /health", async () => {
+      const { server } = await serve(kind, { token: "s3cret" });
+      const ev = JSON.stringify({ event: "a", ts: DAY });
+      const none = await post(server, ev);
+      expect(none.status).toBe(401);
+      expect(none.json.error).toMatch(/needs 'Authorization: Bearer <token>'/);
+      expect(none.headers.get("www-authenticate")).toMatch(/^Bearer/);
+      const wrong = await post(server, ev, "application/json", "guess");
+      expect(wrong.status).toBe(401);
+      expect(wrong.json).toEqual({
+        error: "authorization: wrong bearer token",
+      });
+      expect(
+        (await call(`${server.url}/query?metric=add&pattern=event&range=today`))
+          .status,
+      ).toBe(401);
+      expect((await call(`${server.url}/config`)).status).toBe(401);
+      expect((await call(`${server.url}/health`)).status).toBe(200);
+
+      const right = await post(server, ev, "application/json", "s3cret");
+      expect(right.json).toMatchObject({ accepted: 1 });
+      const q = await call(
+        `${server.url}/query?metric=add&pattern=event&from=${DAY}&to=${DAY + 1}&by=total`,
+        {
+          token: "s3cret",
+        },
+      );
+      expect(q.json.totals).toEqual([["a", 1]]);
+      // Nothing was recorded from the refused requests.
+
+      // Without a token the same requests need no header.
+      const open = await serve(kind);
+      expect((await post(open.server, ev)).status).toBe(200);
+    });
+
+    it("answers /health and /config", async () => {
+      const { server, config } = await serve(kind);
+      expect((await call(`${server.url}/health`)).json).toEqual({
+        ok: true,
+        store: kind,
+        layout: kind === "memory" ? "flat" : "hash",
+        engine: "wasm",
+      });
+      expect((await call(`${server.url}/config`)).json).toEqual(config);
+    });
+
+    it("flushes pending events into the store on close", async () => {
+      // The batch timer is far away: only close() can flush these events.
+      const file = join(
+        mkdtempSync(join(tmpdir(), "traqq-http-")),
+        "store.ndjson.gz",
+      );
+      const s = await serve(kind, {
+        flushMs: 60_000,
+        ...(kind === "memory"
+          ? { store: await openMemoryStore({ file }) }
+          : {}),
+      });
+      const pending = Promise.all(
+        Array.from({ length: 5 }, () =>
+          post(
+            s.server,
+            JSON.stringify([
+              { event: "late", ts: DAY },
+              { event: "late", ts: DAY },
+            ]),
+          ),
+        ),
+      );
+      const settled = await Promise.race([
+        pending.then(() => "answered"),
+        sleep(300).then(() => "waiting"),
+      ]);
+      expect(settled).toBe("waiting");
+
+      const started = Date.now();
+      await s.close();
+      // Kept-alive client connections must not hold the shutdown up.
+      expect(Date.now() - started).toBeLessThan(5000);
+      for (const r of await pending)
+        expect(r.json).toMatchObject({ accepted: 2 });
+      await expect(fetch(`${s.server.url}/health`)).rejects.toThrow();
+
+      // The store was closed; open it again and look.
+      const reopened =
+        kind === "memory"
+          ? await openMemoryStore({ file })
+          : new RedisStore({
+              url: inject("redisUrl"),
+              style: { prefix: s.config.prefix, layout: "hash" },
+            });
+      try {
+        const r = await query(
+          {
+            config: s.config,
+            store: reopened,
+            layout: kind === "memory" ? "flat" : "hash",
+          },
+          {
+            metric: "add",
+            pattern: "event",
+            from: "2024-03-01",
+            to: "2024-03-01",
+            by: "total",
+          },
+        );
+        expect(r.totals).toEqual([["late", 10]]);
+      } finally {
+        await reopened.close();
+      }
+    });
+  },
+);
 
 describe("the HTTP API", () => {
   it("batches concurrent requests into few store writes", async () => {
@@ -375,9 +639,11 @@ describe("the HTTP API", () => {
       applies++;
       return apply(b);
     };
-    const { server } = await serve("memory", { store, flushMs: 100 });
+    const { server } = await serve("memory", { store, flushMs: 500 });
     const answers = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => post(server, JSON.stringify({ event: `e${i}`, ts: DAY }))),
+      Array.from({ length: 20 }, (_, i) =>
+        post(server, JSON.stringify({ event: `e${i}`, ts: DAY })),
+      ),
     );
     for (const a of answers) expect(a.json).toMatchObject({ accepted: 1 });
     expect(applies).toBeGreaterThanOrEqual(1);
@@ -385,9 +651,15 @@ describe("the HTTP API", () => {
   });
 
   it("sends a full batch without waiting for the timer", async () => {
-    const { server } = await serve("memory", { flushMs: 60_000, batchEvents: 10 });
+    const { server } = await serve("memory", {
+      flushMs: 60_000,
+      batchEvents: 10,
+    });
     const events = Array.from({ length: 10 }, () => ({ event: "x", ts: DAY }));
-    const r = await Promise.race([post(server, JSON.stringify(events)), sleep(5000).then(() => null)]);
+    const r = await Promise.race([
+      post(server, JSON.stringify(events)),
+      sleep(5000).then(() => null),
+    ]);
     expect(r?.json).toMatchObject({ accepted: 10 });
   });
 
@@ -398,31 +670,70 @@ describe("the HTTP API", () => {
     await store.apply({
       id: "seed",
       groups: [
-        { tag: "", ops: [{ kind: "hincrby", key: `${config.prefix}:add:d:${DAY}:event:boom`, field: "f", by: 1 }], lines: [[]] },
+        {
+          tag: "",
+          ops: [
+            {
+              kind: "hincrby",
+              key: `${config.prefix}:add:d:${DAY}:event:boom`,
+              field: "f",
+              by: 1,
+            },
+          ],
+          lines: [[]],
+        },
       ],
     });
-    const r = await post(server, JSON.stringify([{ event: "ok", ts: DAY }, { event: "boom", ts: DAY }, { event: "boom", ts: DAY }]));
+    const r = await post(
+      server,
+      JSON.stringify([
+        { event: "ok", ts: DAY },
+        { event: "boom", ts: DAY },
+        { event: "boom", ts: DAY },
+      ]),
+    );
     expect(r.status).toBe(200);
     expect(r.json).toMatchObject({ accepted: 3, rejected: 0 });
     expect(r.json.failures).toEqual([
-      { key: `${config.prefix}:add:d:${DAY}:event:boom`, error: expect.stringMatching(/^WRONGTYPE/), indexes: [1, 2] },
+      {
+        key: `${config.prefix}:add:d:${DAY}:event:boom`,
+        error: expect.stringMatching(/^WRONGTYPE/),
+        indexes: [1, 2],
+      },
     ]);
   });
 
   it("answers 503 when Redis cannot be reached", async () => {
     const port = await freePort();
     const logged: string[] = [];
-    const store = new RedisStore({ url: `redis://127.0.0.1:${port}`, retryForMs: 300, style: { prefix: "dead", layout: "flat" } });
-    const { server } = await serve("redis", { store, log: (m) => logged.push(m) });
+    const store = new RedisStore({
+      url: `redis://127.0.0.1:${port}`,
+      retryForMs: 300,
+      style: { prefix: "dead", layout: "flat" },
+    });
+    const { server } = await serve("redis", {
+      store,
+      log: (m) => logged.push(m),
+    });
     const r = await post(server, JSON.stringify({ event: "a", ts: DAY }));
     expect(r.status).toBe(503);
-    expect(r.json.error).toMatch(/^store unavailable \(redis\); these events were not stored/);
+    expect(r.json.error).toMatch(
+      /^store unavailable \(redis\); these events were not stored/,
+    );
     expect(logged.join("\n")).toMatch(/a batch of 1 events was not stored/);
+    const q = await call(
+      `${server.url}/query?metric=add&pattern=event&range=today`,
+    );
+    expect(q.status).toBe(503);
+    expect(q.json.error).toMatch(/^store: /);
   });
 
   it("serves the dashboard's files and the wasm module, and nothing else", async () => {
     const webRoot = mkdtempSync(join(tmpdir(), "traqq-web-"));
-    writeFileSync(join(webRoot, "index.html"), "<!doctype html><title>t</title>");
+    writeFileSync(
+      join(webRoot, "index.html"),
+      "<!doctype html><title>t</title>",
+    );
     writeFileSync(join(webRoot, "dashboard.js"), "export {};");
     const { server } = await serve("memory", { webRoot, token: "t" });
     const page = await fetch(`${server.url}/`);
@@ -433,7 +744,9 @@ describe("the HTTP API", () => {
     expect(js.headers.get("content-type")).toMatch(/^text\/javascript/);
     const wasm = await fetch(`${server.url}/wasm/traqq_bg.wasm`);
     expect(wasm.headers.get("content-type")).toBe("application/wasm");
-    expect(Buffer.from(await wasm.arrayBuffer()).subarray(0, 4)).toEqual(Buffer.from("\0asm"));
+    expect(Buffer.from(await wasm.arrayBuffer()).subarray(0, 4)).toEqual(
+      Buffer.from("\0asm"),
+    );
     expect((await fetch(`${server.url}/missing.js`)).status).toBe(404);
     expect((await fetch(`${server.url}/..%2Fpackage.json`)).status).toBe(404);
     expect((await fetch(`${server.url}/.hidden`)).status).toBe(404);
@@ -443,38 +756,6 @@ describe("the HTTP API", () => {
     const r = await call(`${unbuilt.server.url}/`);
     expect(r.status).toBe(404);
     expect(r.json.error).toMatch(/the dashboard is not built/);
-  });
-});
-
-describe("request bodies", () => {
-  it.each([
-    ['{"event":"a"}', '{"event":"a"}\n', 1],
-    ['[{"event":"a"},{"event":"b"}]', '{"event":"a"}\n{"event":"b"}\n', 2],
-    ['[\n  {\n    "event": "a"\n  },\n  7,\n  [1, {"x": [2]}]\n]', '{     "event": "a"   }\n7\n[1, {"x": [2]}]\n', 3],
-    ["[]", "", 0],
-    [' \ufeff[{"id": 12345678901234567890}]'.trimStart(), '{"id": 12345678901234567890}\n', 1],
-    ['[{"s":"a\\"]b\\u00e9"}]', '{"s":"a\\"]b\\u00e9"}\n', 1],
-  ])("jsonLines(%j)", (body, text, lines) => {
-    expect(jsonLines(body)).toEqual({ text, lines, blanks: 0 });
-  });
-
-  it.each([
-    ["[1,]", "line 1, column 4: expected a value, found \"]\""],
-    ['{"a":1', "line 1, column 7: expected ',' or '}', the body ends"],
-    ['{"a":"x\ny"}', "line 1, column 8: control character inside a string"],
-    ['{"a":01}', "line 1, column 7: expected ',' or '}', found \"1\""],
-    ['{"a":-}', "line 1, column 6: invalid number"],
-    ['{"a":"\\x"}', "line 1, column 8: invalid escape in a string"],
-    ['[{"a":tru}]', "line 1, column 7: expected a value"],
-    ["[".repeat(100_000), "line 1, column 100001: expected a value, the body ends"],
-  ])("rejects %s", (body, message) => {
-    expect(() => jsonLines(body)).toThrow(message);
-  });
-
-  it("counts NDJSON lines and blank lines as the engine does", () => {
-    expect(ndjsonLines("")).toEqual({ text: "", lines: 0, blanks: 0 });
-    expect(ndjsonLines("a\n\n \t\r\nb")).toEqual({ text: "a\n\n \t\r\nb\n", lines: 4, blanks: 2 });
-    expect(ndjsonLines("\ufeffa\n")).toEqual({ text: "a\n", lines: 1, blanks: 0 });
   });
 });
 

@@ -58,8 +58,17 @@ export function jsonLines(body: string): BodyLines {
   const spans = scan(text);
   if (spans === null) {
     const first = text.trimStart()[0];
-    const kind = first === '"' ? "a string" : first === "t" || first === "f" ? "a boolean" : first === "n" ? "null" : "a number";
-    throw new BodyError(`body: expected an event object or an array of events, got ${kind}`);
+    const kind =
+      first === '"'
+        ? "a string"
+        : first === "t" || first === "f"
+          ? "a boolean"
+          : first === "n"
+            ? "null"
+            : "a number";
+    throw new BodyError(
+      `body: expected an event object or an array of events, got ${kind}`,
+    );
   }
   let out = "";
   for (const [start, end] of spans) {
@@ -200,7 +209,8 @@ function scan(text: string): [number, number][] | null {
 
   function key(): void {
     ws();
-    if (text[i] !== '"') fail(`expected a property name in double quotes, ${found()}`);
+    if (text[i] !== '"')
+      fail(`expected a property name in double quotes, ${found()}`);
     string();
     ws();
     if (text[i] !== ":") fail(`expected ':', ${found()}`);
@@ -217,7 +227,11 @@ function scan(text: string): [number, number][] | null {
 function where(text: string, at: number): string {
   let line = 1;
   let lineStart = 0;
-  for (let k = text.indexOf("\n"); k >= 0 && k < at; k = text.indexOf("\n", k + 1)) {
+  for (
+    let k = text.indexOf("\n");
+    k >= 0 && k < at;
+    k = text.indexOf("\n", k + 1)
+  ) {
     line++;
     lineStart = k + 1;
   }

@@ -8,7 +8,7 @@
 import { Temporal } from "temporal-polyfill";
 
 import { canonicalPattern } from "./config.js";
-import { Buckets, parseRfc3339 } from "./core/time.js";
+import { Buckets, MAX_TIME, MIN_TIME, parseRfc3339 } from "./core/time.js";
 import { indexKeyOf, keyOf, type BucketKind, type KeyStyle, type Metric, type Place } from "./store/keys.js";
 import type { Layout, StoreReader } from "./store/types.js";
 import type { Config } from "./types.js";
@@ -77,6 +77,9 @@ export interface QueryContext {
   clock?: () => number;
 }
 
+/** The most buckets one query reads: ten years of days, or a year of hours. */
+export const MAX_BUCKETS = 3660;
+
 /** A query that cannot be answered as asked; the message says which option. */
 export class QueryError extends Error {
   override name = "QueryError";
@@ -101,6 +104,13 @@ export async function query(ctx: QueryContext, q: QueryOptions): Promise<QueryRe
   const buckets = new Buckets(zone);
   const [from, to] = resolveRange(q, zone, ctx.clock ?? Date.now);
   const kind: BucketKind = by === "hour" ? "h" : "d";
+  const span = (to - from) / (kind === "h" ? 3600 : 86400);
+  if (span > MAX_BUCKETS) {
+    throw new QueryError(
+      `from, to: the range spans about ${Math.ceil(span)} ${by === "hour" ? "hours" : "days"}; ` +
+        `at most ${MAX_BUCKETS} buckets are read per query`,
+    );
+  }
   const starts = kind === "h" ? hourStarts(buckets, from, to) : dayStarts(buckets, from, to);
 
   const style: KeyStyle = {
@@ -232,7 +242,13 @@ function resolveRange(
 
 /** A date, RFC 3339 instant or unix seconds as a unix second. */
 function point(v: string | number, name: string, zone: string, end: boolean): number {
-  if (typeof v === "number" || /^-?\d+$/.test(v)) return Number(v);
+  if (typeof v === "number" || /^-?\d+$/.test(v)) {
+    const t = Number(v);
+    if (!(t >= MIN_TIME && t <= MAX_TIME + 1)) {
+      throw new QueryError(`${name}: ${v} is outside the years 1 to 2099`);
+    }
+    return t;
+  }
   if (/^\d{4}-\d{2}-\d{2}$/.test(v)) {
     let d: Temporal.PlainDate;
     try {

@@ -26,7 +26,13 @@ import { BodyError, jsonLines, ndjsonLines, type BodyLines } from "./body.js";
 import type { Engine } from "./engine.js";
 import { record } from "./ingest.js";
 import { createEngineSync } from "./node.js";
-import { query, QueryError, type Granularity, type QueryOptions, type RangeShortcut } from "./query.js";
+import {
+  query,
+  QueryError,
+  type Granularity,
+  type QueryOptions,
+  type RangeShortcut,
+} from "./query.js";
 import type { Metric } from "./store/keys.js";
 import type { Layout, OpFailure, Store } from "./store/types.js";
 import type { Clock, Config, EngineName } from "./types.js";
@@ -102,7 +108,11 @@ const QUERY_PARAMS = [
   "values",
   "prefix",
 ] as const;
-const NDJSON_TYPES = ["application/x-ndjson", "application/ndjson", "text/plain"];
+const NDJSON_TYPES = [
+  "application/x-ndjson",
+  "application/ndjson",
+  "text/plain",
+];
 const MIME: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
   ".js": "text/javascript; charset=utf-8",
@@ -118,19 +128,28 @@ const MIME: Record<string, string> = {
  * Starts the HTTP API and dashboard. The store passes to the server: it
  * is closed by `close()` (not when starting fails).
  */
-export async function startServer(options: ServerOptions): Promise<RunningServer> {
+export async function startServer(
+  options: ServerOptions,
+): Promise<RunningServer> {
   const { store, layout } = options;
   const bodyLimit = options.bodyLimit ?? 1 << 20;
   const clock = options.clock ?? Date.now;
-  const log = options.log ?? ((m: string) => process.stderr.write(`traqq serve: ${m}\n`));
-  const engine = createEngineSync({ config: options.config, engine: options.engine, clock });
+  const log =
+    options.log ?? ((m: string) => process.stderr.write(`traqq serve: ${m}\n`));
+  const engine = createEngineSync({
+    config: options.config,
+    engine: options.engine,
+    clock,
+  });
   const batcher = new Batcher(engine, store, layout, {
     flushMs: options.flushMs ?? 50,
     batchEvents: options.batchEvents ?? 4096,
     log,
   });
   const webRoot = options.webRoot ?? defaultWebRoot();
-  const wasmFile = fileURLToPath(new URL("../pkg/web/traqq_bg.wasm", import.meta.url));
+  const wasmFile = fileURLToPath(
+    new URL("../pkg/web/traqq_bg.wasm", import.meta.url),
+  );
   const auth = bearer(options.token);
 
   const app = Fastify({ bodyLimit, logger: false, return503OnClosing: true });
@@ -138,11 +157,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // Bodies arrive as text: JSON is split into events without parsing
   // numbers (see body.ts), NDJSON goes to the engine line by line.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser("application/json", { parseAs: "string" }, (_req, body, done) =>
-    done(null, { json: true, text: body as string }),
+  app.addContentTypeParser(
+    "application/json",
+    { parseAs: "string" },
+    (_req, body, done) => done(null, { json: true, text: body as string }),
   );
-  app.addContentTypeParser(NDJSON_TYPES, { parseAs: "string" }, (_req, body, done) =>
-    done(null, { json: false, text: body as string }),
+  app.addContentTypeParser(
+    NDJSON_TYPES,
+    { parseAs: "string" },
+    (_req, body, done) => done(null, { json: false, text: body as string }),
   );
 
   // Answers given while closing end their connection, or a kept-alive
@@ -153,19 +176,27 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     return payload;
   });
 
-  app.setErrorHandler((err: Error & { code?: string; statusCode?: number }, req, reply) => {
-    const [status, message] = describeError(err, bodyLimit, req);
-    if (status >= 500) log(`${req.method} ${req.url}: ${err.stack ?? err.message}`);
-    void reply.code(status).send({ error: message });
-  });
+  app.setErrorHandler(
+    (err: Error & { code?: string; statusCode?: number }, req, reply) => {
+      const [status, message] = describeError(err, bodyLimit, req);
+      if (status >= 500)
+        log(`${req.method} ${req.url}: ${err.stack ?? err.message}`);
+      void reply.code(status).send({ error: message });
+    },
+  );
   app.setNotFoundHandler((req, reply) => {
-    void reply.code(404).send({ error: `no route ${req.method} ${req.url.split("?")[0]}` });
+    void reply
+      .code(404)
+      .send({ error: `no route ${req.method} ${req.url.split("?")[0]}` });
   });
 
   app.post("/events", { onRequest: auth }, async (req) => {
     const body = req.body as { json: boolean; text: string } | undefined;
     if (body === undefined) {
-      throw new HttpError(415, `content-type: expected application/json or application/x-ndjson`);
+      throw new HttpError(
+        415,
+        `content-type: expected application/json or application/x-ndjson`,
+      );
     }
     let lines: BodyLines;
     try {
@@ -183,9 +214,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return await query({ config: engine.config, store, layout, clock }, q);
     } catch (e) {
       if (e instanceof QueryError) throw new HttpError(400, e.message);
-      // Anything else came from reading the store.
-      const status = store.kind === "memory" ? 500 : 503;
-      throw new HttpError(status, `store: ${(e as Error).message}`);
+      // A Redis that cannot be read is a 503 the client may retry; the
+      // memory store cannot fail that way, so there it is a bug.
+      const message = (e as Error).message;
+      const ours =
+        store.kind === "memory" ||
+        e instanceof RangeError ||
+        e instanceof TypeError;
+      if (ours) throw new HttpError(500, `query failed: ${message}`);
+      throw new HttpError(503, `store: ${message}`);
     }
   });
 
@@ -214,15 +251,21 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   app.get("/", async (_req, reply) => {
     const page = join(webRoot, "index.html");
     if (!existsSync(page)) {
-      throw new HttpError(404, `the dashboard is not built: no ${page} (run scripts/build-web.sh)`);
+      throw new HttpError(
+        404,
+        `the dashboard is not built: no ${page} (run scripts/build-web.sh)`,
+      );
     }
     return sendFile(reply, page);
   });
-  app.get("/wasm/traqq_bg.wasm", async (_req, reply) => sendFile(reply, wasmFile));
+  app.get("/wasm/traqq_bg.wasm", async (_req, reply) =>
+    sendFile(reply, wasmFile),
+  );
   app.get("/:file", async (req, reply) => {
     const name = (req.params as { file: string }).file;
     // One folder, plain names: nothing can reach outside it.
-    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(name)) throw new HttpError(404, `not found: ${name}`);
+    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(name))
+      throw new HttpError(404, `not found: ${name}`);
     return sendFile(reply, join(webRoot, name));
   });
 
@@ -290,7 +333,9 @@ function bearer(token: string | undefined) {
     void reply.header("www-authenticate", 'Bearer realm="traqq"');
     throw new HttpError(
       401,
-      m ? "authorization: wrong bearer token" : "authorization: this server needs 'Authorization: Bearer <token>'",
+      m
+        ? "authorization: wrong bearer token"
+        : "authorization: this server needs 'Authorization: Bearer <token>'",
     );
   };
 }
@@ -313,30 +358,42 @@ function parseQuery(raw: Record<string, string | string[]>): QueryOptions {
   }
 
   const metric = params.get("metric");
-  if (metric === undefined) throw new HttpError(400, "metric: required (add, adv, bmp or top)");
+  if (metric === undefined)
+    throw new HttpError(400, "metric: required (add, adv, bmp or top)");
   if (!(METRICS as readonly string[]).includes(metric)) {
-    throw new HttpError(400, `metric: expected add, adv, bmp or top, got ${JSON.stringify(metric)}`);
+    throw new HttpError(
+      400,
+      `metric: expected add, adv, bmp or top, got ${JSON.stringify(metric)}`,
+    );
   }
   const pattern = params.get("pattern");
-  if (!pattern) throw new HttpError(400, "pattern: required, e.g. pattern=event");
+  if (!pattern)
+    throw new HttpError(400, "pattern: required, e.g. pattern=event");
   const q: QueryOptions = { metric: metric as Metric, pattern };
 
   const by = params.get("by");
   if (by !== undefined) {
     if (!(GRANULARITIES as readonly string[]).includes(by)) {
-      throw new HttpError(400, `by: expected hour, day or total, got ${JSON.stringify(by)}`);
+      throw new HttpError(
+        400,
+        `by: expected hour, day or total, got ${JSON.stringify(by)}`,
+      );
     }
     q.by = by as Granularity;
   }
   const top = params.get("top");
   if (top !== undefined) {
     if (!/^[0-9]+$/.test(top) || Number(top) < 1) {
-      throw new HttpError(400, `top: expected a whole number of at least 1, got ${JSON.stringify(top)}`);
+      throw new HttpError(
+        400,
+        `top: expected a whole number of at least 1, got ${JSON.stringify(top)}`,
+      );
     }
     q.top = Number(top);
   }
   const values = params.get("values");
-  if (values !== undefined) q.values = values.split(",").filter((v) => v !== "");
+  if (values !== undefined)
+    q.values = values.split(",").filter((v) => v !== "");
   const set = (name: string, apply: (v: string) => void) => {
     const v = params.get(name);
     if (v !== undefined && v !== "") apply(v);
@@ -379,18 +436,35 @@ class Batcher {
     private readonly engine: Engine,
     private readonly store: Store,
     private readonly layout: Layout,
-    private readonly opts: { flushMs: number; batchEvents: number; log: (m: string) => void },
+    private readonly opts: {
+      flushMs: number;
+      batchEvents: number;
+      log: (m: string) => void;
+    },
   ) {}
 
   /** Queues one request's events; resolves once they are in the store. */
   add(body: BodyLines): Promise<EventsResponse> {
     if (body.lines === 0) {
-      return Promise.resolve({ accepted: 0, rejected: 0, rejections: [], failures: [] });
+      return Promise.resolve({
+        accepted: 0,
+        rejected: 0,
+        rejections: [],
+        failures: [],
+      });
     }
     return new Promise((resolve, reject) => {
-      this.pending.push({ body, first: 0, rejections: [], failures: new Map(), resolve, reject });
+      this.pending.push({
+        body,
+        first: 0,
+        rejections: [],
+        failures: new Map(),
+        resolve,
+        reject,
+      });
       this.pendingLines += body.lines;
-      if (this.shuttingDown || this.pendingLines >= this.opts.batchEvents) this.kick();
+      if (this.shuttingDown || this.pendingLines >= this.opts.batchEvents)
+        this.kick();
       else this.timer ??= setTimeout(() => this.kick(), this.opts.flushMs);
     });
   }
@@ -464,13 +538,19 @@ class Batcher {
             const w = owner(l);
             const id = `${f.op.key}\n${f.error}`;
             let entry = w.failures.get(id);
-            if (!entry) w.failures.set(id, (entry = { key: f.op.key, error: f.error, indexes: new Set() }));
+            if (!entry)
+              w.failures.set(
+                id,
+                (entry = { key: f.op.key, error: f.error, indexes: new Set() }),
+              );
             entry.indexes.add(l - w.first);
           }
         },
       });
     } catch (e) {
-      this.opts.log(`a batch of ${line - 1} events was not stored: ${(e as Error).message}`);
+      this.opts.log(
+        `a batch of ${line - 1} events was not stored: ${(e as Error).message}`,
+      );
       const error = new HttpError(
         503,
         `store unavailable (${this.store.kind}); these events were not stored, send them again later`,
@@ -480,7 +560,9 @@ class Batcher {
     }
 
     if (refused.length > 0) {
-      this.opts.log(`${refused.length} writes refused, e.g. ${refused[0]!.op.key}: ${refused[0]!.error}`);
+      this.opts.log(
+        `${refused.length} writes refused, e.g. ${refused[0]!.op.key}: ${refused[0]!.error}`,
+      );
     }
     for (const w of batch) {
       const rejected = w.rejections.length;

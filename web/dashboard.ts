@@ -54,10 +54,10 @@ const PALETTE = [
 ];
 
 const METRIC_LABELS: Record<string, string> = {
-  add: "count (add)",
-  adv: "sum (adv)",
-  top: "top (top)",
-  bmp: "unique (bmp)",
+  add: "counts (add)",
+  adv: "sums (adv)",
+  top: "rankings (top)",
+  bmp: "uniques (bmp)",
 };
 
 const EXAMPLE_CONFIG = {
@@ -77,16 +77,20 @@ interface DashboardHandle {
   result?: QueryResult;
 }
 const handle: DashboardHandle = {};
-(window as unknown as { traqqDashboard: DashboardHandle }).traqqDashboard = handle;
+(window as unknown as { traqqDashboard: DashboardHandle }).traqqDashboard =
+  handle;
 
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const $ = <T extends HTMLElement>(id: string) =>
+  document.getElementById(id) as T;
 
 let token = sessionStorage.getItem("traqq-token") ?? "";
 let config: Config | undefined;
 
 /** A GET against the server; errors carry the server's own message. */
 async function api<T>(path: string): Promise<T> {
-  const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+  const headers: Record<string, string> = token
+    ? { authorization: `Bearer ${token}` }
+    : {};
   const res = await fetch(path, { headers });
   const body = (await res.json().catch(() => ({}))) as { error?: string };
   if (res.status === 401) $("token-form").hidden = false;
@@ -110,7 +114,11 @@ function patternsOf(metric: string): string[] {
   return metric === "bmp" ? m.bitmap : metric === "top" ? m.top : m.add;
 }
 
-function fillSelect(select: HTMLSelectElement, values: string[], labels?: Record<string, string>) {
+function fillSelect(
+  select: HTMLSelectElement,
+  values: string[],
+  labels?: Record<string, string>,
+) {
   const keep = select.value;
   select.replaceChildren(
     ...values.map((v) => new Option(labels?.[v] ?? v, v, false, v === keep)),
@@ -130,11 +138,15 @@ function updateForm(): void {
     );
   }
   const custom = $<HTMLSelectElement>("range").value === "custom";
-  for (const el of document.querySelectorAll<HTMLElement>(".custom")) el.hidden = !custom;
+  for (const el of document.querySelectorAll<HTMLElement>(".custom"))
+    el.hidden = !custom;
   const hourly = config?.time.storeHourly ?? false;
-  const hour = $<HTMLSelectElement>("by").querySelector<HTMLOptionElement>('option[value="hour"]')!;
+  const hour = $<HTMLSelectElement>("by").querySelector<HTMLOptionElement>(
+    'option[value="hour"]',
+  )!;
   hour.disabled = !hourly;
-  if (!hourly && $<HTMLSelectElement>("by").value === "hour") $<HTMLSelectElement>("by").value = "day";
+  if (!hourly && $<HTMLSelectElement>("by").value === "hour")
+    $<HTMLSelectElement>("by").value = "day";
 }
 
 /** The form as query parameters; also kept in the URL's hash. */
@@ -194,7 +206,9 @@ async function runQuery(): Promise<void> {
 
 // --- the results ----------------------------------------------------------
 
-const numberFormat = new Intl.NumberFormat("en-US", { maximumFractionDigits: 6 });
+const numberFormat = new Intl.NumberFormat("en-US", {
+  maximumFractionDigits: 6,
+});
 
 /** Series to draw: per value (largest first), or the unique count for `bmp`. */
 function seriesOf(result: QueryResult): { name: string; key: string }[] {
@@ -206,7 +220,7 @@ function render(result: QueryResult): void {
   handle.result = result;
   const series = seriesOf(result);
   const labels = result.buckets.map((b) => b.label);
-  const range = `${new Date(result.from * 1000).toISOString().slice(0, 16)}Z – ${new Date(result.to * 1000).toISOString().slice(0, 16)}Z`;
+  const range = `${localTime(result.from)} → ${localTime(result.to)} (${config?.time.timezone ?? "UTC"})`;
   $("summary").textContent =
     `${result.metric} · ${result.pattern} · ${range} · by ${result.by} · ` +
     `${result.buckets.length} buckets · ${result.metric === "bmp" ? "unique count" : `${series.length} values`}`;
@@ -221,14 +235,18 @@ function render(result: QueryResult): void {
         data: result.buckets.map((b) => b.values[s.key] ?? 0),
         borderColor: PALETTE[i % PALETTE.length],
         backgroundColor: PALETTE[i % PALETTE.length],
-        tension: 0.2,
+        tension: 0,
       })),
     },
     options: chartOptions(series.length > 1),
   });
 
-  const bars = result.metric === "bmp" ? [["unique (union of the range)", result.totals[0]?.[1] ?? 0] as const] : result.totals;
-  $("bar-title").textContent = result.metric === "bmp" ? "Unique over the range" : "Top values";
+  const bars =
+    result.metric === "bmp"
+      ? [["unique (union of the range)", result.totals[0]?.[1] ?? 0] as const]
+      : result.totals;
+  $("bar-title").textContent =
+    result.metric === "bmp" ? "Unique over the range" : "Top values";
   handle.barChart?.destroy();
   handle.barChart = new Chart($<HTMLCanvasElement>("bar-chart"), {
     type: "bar",
@@ -236,7 +254,12 @@ function render(result: QueryResult): void {
       labels: bars.map(([v]) => v),
       datasets: [
         {
-          label: result.metric === "adv" ? "sum" : result.metric === "bmp" ? "unique" : "count",
+          label:
+            result.metric === "adv"
+              ? "sum"
+              : result.metric === "bmp"
+                ? "unique"
+                : "count",
           data: bars.map(([, n]) => n),
           backgroundColor: bars.map((_, i) => PALETTE[i % PALETTE.length]!),
         },
@@ -246,6 +269,23 @@ function render(result: QueryResult): void {
   });
 
   renderTable(result, series);
+}
+
+/** `2024-03-01 00:00` in the config's zone. */
+function localTime(unix: number): string {
+  const f = new Intl.DateTimeFormat("en-CA", {
+    timeZone: config?.time.timezone ?? "UTC",
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    hourCycle: "h23",
+  });
+  const p = Object.fromEntries(
+    f.formatToParts(new Date(unix * 1000)).map((x) => [x.type, x.value]),
+  );
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}`;
 }
 
 function chartOptions(legend: boolean) {
@@ -259,7 +299,10 @@ function chartOptions(legend: boolean) {
   };
 }
 
-function renderTable(result: QueryResult, series: { name: string; key: string }[]): void {
+function renderTable(
+  result: QueryResult,
+  series: { name: string; key: string }[],
+): void {
   const table = $<HTMLTableElement>("result-table");
   const cell = (tag: "td" | "th", text: string, value?: number) => {
     const el = document.createElement(tag);
@@ -290,10 +333,19 @@ function renderTable(result: QueryResult, series: { name: string; key: string }[
       return cell("td", numberFormat.format(n), n);
     }),
   );
-  table.replaceChildren(wrap("thead", [head]), wrap("tbody", rows), wrap("tfoot", [total]));
+  // With `by=total` the one bucket is the total already.
+  const foot = result.by === "total" ? [] : [total];
+  table.replaceChildren(
+    wrap("thead", [head]),
+    wrap("tbody", rows),
+    wrap("tfoot", foot),
+  );
 }
 
-function wrap(tag: "thead" | "tbody" | "tfoot", rows: HTMLElement[]): HTMLElement {
+function wrap(
+  tag: "thead" | "tbody" | "tfoot",
+  rows: HTMLElement[],
+): HTMLElement {
   const el = document.createElement(tag);
   el.append(...rows);
   return el;
@@ -304,7 +356,10 @@ function wrap(tag: "thead" | "tbody" | "tfoot", rows: HTMLElement[]): HTMLElemen
 let engine: { key: string; engine: Engine } | undefined;
 
 /** The engine for the current config text and engine choice, built once per change. */
-async function playgroundEngine(configText: string, name: EngineName): Promise<Engine> {
+async function playgroundEngine(
+  configText: string,
+  name: EngineName,
+): Promise<Engine> {
   const key = `${name}\n${configText}`;
   if (engine?.key === key) return engine.engine;
   let input: unknown;
@@ -338,7 +393,10 @@ async function runPlayground(): Promise<void> {
       $<HTMLTextAreaElement>("pg-config").value,
       $<HTMLSelectElement>("pg-engine").value as EngineName,
     );
-    const raw = e.processLines($<HTMLTextAreaElement>("pg-events").value, now * 1000);
+    const raw = e.processLines(
+      $<HTMLTextAreaElement>("pg-events").value,
+      now * 1000,
+    );
     let commands = "";
     let rejections = "";
     let accepted = 0;
@@ -351,7 +409,8 @@ async function runPlayground(): Promise<void> {
         for (const c of r.commands) commands += formatText(c) + "\n";
       } else if (r.kind === "rejected") {
         rejected++;
-        rejections += JSON.stringify({ line: r.index + 1, error: r.error }) + "\n";
+        rejections +=
+          JSON.stringify({ line: r.index + 1, error: r.error }) + "\n";
       }
     }
     errorEl.hidden = true;
@@ -385,18 +444,24 @@ async function start(): Promise<void> {
     e.preventDefault();
     void runQuery();
   });
-  for (const id of ["metric", "pattern", "range"]) $(id).addEventListener("change", updateForm);
+  for (const id of ["metric", "pattern", "range"])
+    $(id).addEventListener("change", updateForm);
 
   let timer: number | undefined;
   const soon = () => {
     clearTimeout(timer);
     timer = window.setTimeout(() => void runPlayground(), 200);
   };
-  for (const id of ["pg-config", "pg-events", "pg-now", "pg-engine"]) $(id).addEventListener("input", soon);
+  for (const id of ["pg-config", "pg-events", "pg-now", "pg-engine"])
+    $(id).addEventListener("input", soon);
   $("pg-run").addEventListener("click", () => void runPlayground());
 
   api<{ store: string; layout: string; engine: string }>("health")
-    .then((h) => ($("server-info").textContent = `store: ${h.store} · layout: ${h.layout} · engine: ${h.engine}`))
+    .then(
+      (h) =>
+        ($("server-info").textContent =
+          `store: ${h.store} · layout: ${h.layout} · engine: ${h.engine}`),
+    )
     .catch(() => ($("server-info").textContent = "server unreachable"));
   await loadConfig();
 }
@@ -409,11 +474,14 @@ async function loadConfig(): Promise<void> {
   } catch (e) {
     showError((e as Error).message);
   }
-  const metrics = ["add", "adv", "top", "bmp"].filter((m) => patternsOf(m).length > 0);
+  const metrics = ["add", "adv", "top", "bmp"].filter(
+    (m) => patternsOf(m).length > 0,
+  );
   fillSelect($("metric"), metrics, METRIC_LABELS);
   updateForm();
   const pg = $<HTMLTextAreaElement>("pg-config");
-  if (pg.value === "") pg.value = JSON.stringify(config ?? EXAMPLE_CONFIG, null, 2);
+  if (pg.value === "")
+    pg.value = JSON.stringify(config ?? EXAMPLE_CONFIG, null, 2);
   void runPlayground();
   if (config && location.hash.length > 1) {
     restoreForm(new URLSearchParams(location.hash.slice(1)));

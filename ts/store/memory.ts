@@ -5,7 +5,13 @@
  * come from the core's Redis-compatible HyperLogLog, and the whole store
  * can be saved to a gzipped NDJSON file and loaded back.
  */
-import { createReadStream, createWriteStream, existsSync, renameSync } from "node:fs";
+import {
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  renameSync,
+  statSync,
+} from "node:fs";
 import { createInterface } from "node:readline";
 import { pipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
@@ -215,6 +221,10 @@ export class MemoryStore implements Store {
 
   /** Writes every live key to `file`, replacing it only once complete. */
   async save(file: string): Promise<void> {
+    // Renaming over a device such as /dev/null would replace it.
+    if (existsSync(file) && !statSync(file).isFile()) {
+      throw new Error(`memory store ${file}: not a regular file; give --store a file path`);
+    }
     const tmp = `${file}.${process.pid}.tmp`;
     const store = this;
     function* lines(): Generator<string> {
