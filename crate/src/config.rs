@@ -14,6 +14,7 @@ use serde::Deserialize;
 /// A config, every default filled in; field names are camelCase in JSON.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default, rename_all = "camelCase")]
+#[derive(Default)]
 pub struct Config {
     pub prefix: String,
     pub time: TimeConfig,
@@ -66,17 +67,6 @@ pub struct LimitsConfig {
     pub max_value_length: usize,
     pub max_combinations: usize,
     pub max_metrics_per_event: usize,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            prefix: String::new(),
-            time: TimeConfig::default(),
-            mapping: MappingConfig::default(),
-            limits: LimitsConfig::default(),
-        }
-    }
 }
 
 impl Default for TimeConfig {
@@ -132,8 +122,8 @@ impl Config {
     /// assert_eq!(c.mapping.add, vec!["event".to_string()]);
     /// ```
     pub fn from_json(text: &str) -> Result<Config, ConfigError> {
-        let config: Config = serde_json::from_str(text)
-            .map_err(|e| ConfigError(format!("config: {e}")))?;
+        let config: Config =
+            serde_json::from_str(text).map_err(|e| ConfigError(format!("config: {e}")))?;
         config.validate()?;
         Ok(config)
     }
@@ -142,8 +132,15 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let fail = |path: &str, msg: String| ConfigError(format!("{path}: {msg}"));
         let err = |path: &str, msg: String| Err(fail(path, msg));
-        if self.prefix.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return err("prefix", "must not contain white space or control characters".into());
+        if self
+            .prefix
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+        {
+            return err(
+                "prefix",
+                "must not contain white space or control characters".into(),
+            );
         }
         if Tz::from_str(&self.time.timezone).is_err() {
             return err(

@@ -12,9 +12,6 @@ use crate::event::{Fields, Prop};
 use crate::sanitize::{format_number, is_integer_literal, is_json_number, sanitize};
 use crate::time::{parse_rfc3339, Buckets, MAX_TIME, MIN_TIME};
 
-/// Separates the arguments of one command in the raw batch format.
-pub const ARG_SEP: char = '\u{1f}';
-
 /// A pattern, its names sorted, with the slot of each name.
 struct Pattern {
     name: String,
@@ -60,6 +57,10 @@ pub struct Engine {
     buckets: Buckets,
     /// `<prefix>:`, or empty.
     key_prefix: String,
+    /// The current `d:<ts>:` and `h:<ts>:` key segments.
+    stamps: [(i64, String); 2],
+    /// Scratch space for a pattern's joined values.
+    joined: String,
 }
 
 impl Engine {
@@ -67,10 +68,14 @@ impl Engine {
     pub fn new(config: Config) -> Result<Engine, ConfigError> {
         config.validate()?;
         let tz = Tz::from_str(&config.time.timezone)
-            .map_err(|_| ConfigError(format!("time.timezone: unknown zone")))?;
+            .map_err(|_| ConfigError("time.timezone: unknown zone".to_string()))?;
         let mut fields = Fields::new();
         let event = fields.intern("event");
-        let time_field = config.time.event_time_field.as_ref().map(|f| (fields.intern(f), f.clone()));
+        let time_field = config
+            .time
+            .event_time_field
+            .as_ref()
+            .map(|f| (fields.intern(f), f.clone()));
         let mut compile = |p: &str| {
             let name = canonical_pattern(p).unwrap_or_default();
             let slots = name.split('~').map(|n| fields.intern(n)).collect();
@@ -83,13 +88,20 @@ impl Engine {
         let mut sums = Vec::new();
         for av in &m.add_value {
             let pattern = compile(&av.key);
-            sums.push(Sum { pattern, add_key: av.add_key.clone(), amount: 0 });
+            sums.push(Sum {
+                pattern,
+                add_key: av.add_key.clone(),
+                amount: 0,
+            });
         }
         for (sum, av) in sums.iter_mut().zip(&m.add_value) {
             sum.amount = fields.intern(&av.add_key);
         }
-        let key_prefix =
-            if config.prefix.is_empty() { String::new() } else { format!("{}:", config.prefix) };
+        let key_prefix = if config.prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{}:", config.prefix)
+        };
         Ok(Engine {
             fields,
             event,
@@ -101,6 +113,8 @@ impl Engine {
             buckets: Buckets::new(tz),
             key_prefix,
             config,
+            stamps: Default::default(),
+            joined: String::new(),
         })
     }
 
@@ -114,7 +128,9 @@ impl Engine {
     pub fn process_lines(&mut self, input: &str, now_ms: f64) -> Result<String, BatchError> {
         let now = (now_ms / 1000.0).floor();
         if !(now >= MIN_TIME as f64 && now <= MAX_TIME as f64) {
-            return Err(BatchError(format!("processing time {now_ms} ms is out of range")));
+            return Err(BatchError(format!(
+                "processing time {now_ms} ms is out of range"
+            )));
         }
         let now = now as i64;
         let body = input.strip_suffix('\n').unwrap_or(input);
@@ -124,13 +140,16 @@ impl Engine {
         }
         let mut slots = Vec::with_capacity(self.fields.len());
         let mut values: Vec<Option<Cow<str>>> = Vec::with_capacity(self.fields.len());
+        let mut amounts: Vec<Option<Cow<str>>> = Vec::with_capacity(self.sums.len());
         for line in body.split('\n') {
             if line.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\r')) {
                 out.push('\n');
                 continue;
             }
             let mark = out.len();
-            if let Err(reason) = self.event(line, now, &mut slots, &mut values, &mut out) {
+            if let Err(reason) =
+                self.event(line, now, &mut slots, &mut values, &mut amounts, &mut out)
+            {
                 out.truncate(mark);
                 out.push('-');
                 out.push_str(&reason);
@@ -147,9 +166,12 @@ impl Engine {
         now: i64,
         slots: &mut Vec<Prop<'a>>,
         values: &mut Vec<Option<Cow<'a, str>>>,
+        amounts: &mut Vec<Option<Cow<'a, str>>>,
         out: &mut String,
     ) -> Result<(), Cow<'static, str>> {
-        self.fields.read(line, slots).map_err(|e| Cow::Borrowed(e.reason()))?;
+        self.fields
+            .read(line, slots)
+            .map_err(|e| Cow::Borrowed(e.reason()))?;
         let limits = &self.config.limits;
 
         let event = match &slots[self.event] {
@@ -159,7 +181,12 @@ impl Engine {
             _ => return Err(Cow::Borrowed("'event' field must be a string")),
         };
         let t = match &self.time_field {
-            Some((slot, name)) => match event_time(&slots[*slot], name, self.config.time.event_time_unit, limits.max_value_length)? {
+            Some((slot, name)) => match event_time(
+                &slots[*slot],
+                name,
+                self.config.time.event_time_unit,
+                limits.max_value_length,
+            )? {
                 Some(t) => t,
                 None => now,
             },
@@ -169,19 +196,28 @@ impl Engine {
         values.clear();
         values.extend(slots.iter().map(|p| match p {
             Prop::Str(s) => sanitize_cow(s, limits.max_value_length),
-            Prop::Num(lit) => format_number(*lit),
+            Prop::Num(lit) => format_number(lit),
             Prop::Bool(true) => Some(Cow::Borrowed("true")),
             Prop::Bool(false) => Some(Cow::Borrowed("false")),
             Prop::Absent | Prop::Object => None,
         }));
         values[self.event] = Some(event);
-        let amounts: Vec<Option<Cow<str>>> =
-            self.sums.iter().map(|s| amount(&slots[s.amount], limits.max_value_length)).collect();
+        amounts.clear();
+        amounts.extend(
+            self.sums
+                .iter()
+                .map(|s| amount(&slots[s.amount], limits.max_value_length)),
+        );
 
         let present = |p: &Pattern| p.slots.iter().all(|&s| values[s].is_some());
         let matched = self.bitmap.iter().filter(|p| present(p)).count()
             + self.add.iter().filter(|p| present(p)).count()
-            + self.sums.iter().zip(&amounts).filter(|(s, a)| a.is_some() && present(&s.pattern)).count()
+            + self
+                .sums
+                .iter()
+                .zip(amounts.iter())
+                .filter(|(s, a)| a.is_some() && present(&s.pattern))
+                .count()
             + self.top.iter().filter(|p| present(p)).count();
         let per_pattern = if self.config.time.store_hourly { 2 } else { 1 };
         let n = matched * per_pattern;
@@ -193,57 +229,93 @@ impl Engine {
         }
 
         let day = self.buckets.day_start(t);
-        let hour = if self.config.time.store_hourly { Some(self.buckets.hour_start(t)) } else { None };
-        let buckets: &[(char, Option<i64>)] = &[('d', Some(day)), ('h', hour)];
+        stamp(&mut self.stamps[0], 'd', day);
+        let hourly = self.config.time.store_hourly;
+        if hourly {
+            let hour = self.buckets.hour_start(t);
+            stamp(&mut self.stamps[1], 'h', hour);
+        }
+        let stamps = &self.stamps[..if hourly { 2 } else { 1 }];
         let _ = writeln!(out, "+{n}");
-        let joined = |p: &Pattern| -> String {
-            let mut s = String::new();
-            for (i, &slot) in p.slots.iter().enumerate() {
-                if i > 0 {
-                    s.push('~');
-                }
-                s.push_str(values[slot].as_deref().unwrap_or(""));
-            }
-            s
-        };
-        let kp = &self.key_prefix;
+        let kp = self.key_prefix.as_str();
+        let v = &mut self.joined;
         for p in self.bitmap.iter().filter(|p| present(p)) {
-            let v = joined(p);
-            for &(b, ts) in buckets {
-                let Some(ts) = ts else { continue };
-                let _ = writeln!(out, "PFADD{ARG_SEP}{kp}bmp:{b}:{ts}:{}{ARG_SEP}{v}", p.name);
+            join_values(v, p, values);
+            for (_, st) in stamps {
+                command(out, &["PFADD\u{1f}", kp, "bmp:", st, &p.name, "\u{1f}", v]);
             }
         }
         for p in self.add.iter().filter(|p| present(p)) {
-            let v = joined(p);
-            for &(b, ts) in buckets {
-                let Some(ts) = ts else { continue };
-                let _ = writeln!(out, "INCR{ARG_SEP}{kp}add:{b}:{ts}:{}:{v}", p.name);
+            join_values(v, p, values);
+            for (_, st) in stamps {
+                command(out, &["INCR\u{1f}", kp, "add:", st, &p.name, ":", v]);
             }
         }
-        for (s, a) in self.sums.iter().zip(&amounts) {
+        for (s, a) in self.sums.iter().zip(amounts.iter()) {
             let Some(a) = a else { continue };
             if !present(&s.pattern) {
                 continue;
             }
-            let v = joined(&s.pattern);
-            for &(b, ts) in buckets {
-                let Some(ts) = ts else { continue };
-                let _ = writeln!(
+            join_values(v, &s.pattern, values);
+            for (_, st) in stamps {
+                let (k, name) = (&s.add_key, &s.pattern.name);
+                command(
                     out,
-                    "INCRBYFLOAT{ARG_SEP}{kp}adv:{b}:{ts}:{}:{}:{v}{ARG_SEP}{a}",
-                    s.add_key, s.pattern.name
+                    &[
+                        "INCRBYFLOAT\u{1f}",
+                        kp,
+                        "adv:",
+                        st,
+                        k,
+                        ":",
+                        name,
+                        ":",
+                        v,
+                        "\u{1f}",
+                        a,
+                    ],
                 );
             }
         }
         for p in self.top.iter().filter(|p| present(p)) {
-            let v = joined(p);
-            for &(b, ts) in buckets {
-                let Some(ts) = ts else { continue };
-                let _ = writeln!(out, "ZINCRBY{ARG_SEP}{kp}top:{b}:{ts}:{}{ARG_SEP}1{ARG_SEP}{v}", p.name);
+            join_values(v, p, values);
+            for (_, st) in stamps {
+                command(
+                    out,
+                    &["ZINCRBY\u{1f}", kp, "top:", st, &p.name, "\u{1f}1\u{1f}", v],
+                );
             }
         }
         Ok(())
+    }
+}
+
+/// Appends one command line of the raw batch format.
+#[inline]
+fn command(out: &mut String, parts: &[&str]) {
+    for part in parts {
+        out.push_str(part);
+    }
+    out.push('\n');
+}
+
+/// A pattern's values joined by `~`, in its (sorted) name order.
+fn join_values(into: &mut String, p: &Pattern, values: &[Option<Cow<'_, str>>]) {
+    into.clear();
+    for (i, &slot) in p.slots.iter().enumerate() {
+        if i > 0 {
+            into.push('~');
+        }
+        into.push_str(values[slot].as_deref().unwrap_or(""));
+    }
+}
+
+/// `d:<ts>:`, rewritten only when the bucket changes (rarely, in a batch).
+fn stamp(cached: &mut (i64, String), kind: char, ts: i64) {
+    if cached.0 != ts || cached.1.is_empty() {
+        cached.0 = ts;
+        cached.1.clear();
+        let _ = write!(cached.1, "{kind}:{ts}:");
     }
 }
 
@@ -257,7 +329,7 @@ fn sanitize_cow<'a>(s: &Cow<'a, str>, max: usize) -> Option<Cow<'a, str>> {
 /// The amount of an `addValue`, written as a number literal would be.
 fn amount<'a>(p: &Prop<'a>, max: usize) -> Option<Cow<'a, str>> {
     match p {
-        Prop::Num(lit) => format_number(*lit),
+        Prop::Num(lit) => format_number(lit),
         Prop::Str(s) => {
             let clean = sanitize(s, max)?;
             if !is_json_number(&clean) {

@@ -52,7 +52,11 @@ impl Hasher for Fnv {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
         for &b in bytes {
             h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
         }
@@ -73,7 +77,11 @@ pub struct Fields {
 
 impl Fields {
     pub fn new() -> Self {
-        Fields { ids: FastMap::default(), parents: FastSet::default(), count: 0 }
+        Fields {
+            ids: FastMap::default(),
+            parents: FastSet::default(),
+            count: 0,
+        }
     }
 
     /// The slot of `name`, added if new.
@@ -94,6 +102,10 @@ impl Fields {
         self.count
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
     /// Reads the needed properties of one JSON line into `slots`.
     pub fn read<'a>(&self, line: &'a str, slots: &mut Vec<Prop<'a>>) -> Result<(), ParseError> {
         slots.clear();
@@ -101,9 +113,16 @@ impl Fields {
         if has_raw_control_in_string(line) {
             return Err(ParseError::Syntax);
         }
-        if line.trim_start_matches([' ', '\t', '\r', '\n']).starts_with('{') {
+        if line
+            .trim_start_matches([' ', '\t', '\r', '\n'])
+            .starts_with('{')
+        {
             let mut de = serde_json::Deserializer::from_str(line);
-            let seed = ObjectSeed { fields: self, prefix: "", slots };
+            let seed = ObjectSeed {
+                fields: self,
+                prefix: "",
+                slots,
+            };
             seed.deserialize(&mut de).map_err(classify)?;
             de.end().map_err(classify)
         } else {
@@ -213,7 +232,11 @@ impl<'s, 'de> ObjectSeed<'s, 'de> {
         if first == b'{' && self.fields.parents.contains(name) {
             let prefix = format!("{name}.");
             let mut de = serde_json::Deserializer::from_str(text);
-            let seed = ObjectSeed { fields: self.fields, prefix: &prefix, slots: self.slots };
+            let seed = ObjectSeed {
+                fields: self.fields,
+                prefix: &prefix,
+                slots: self.slots,
+            };
             // The text was checked as raw JSON already, so this cannot fail.
             let _ = seed.deserialize(&mut de);
         }
@@ -225,7 +248,8 @@ struct Key<'a>(Cow<'a, str>);
 
 impl<'de> de::Deserialize<'de> for Key<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_bytes(BytesVisitor).map(|b| Key(wtf8_to_utf8(b)))
+        d.deserialize_bytes(BytesVisitor)
+            .map(|b| Key(wtf8_to_utf8(b)))
     }
 }
 
@@ -289,7 +313,11 @@ fn replace_surrogates(mut b: &[u8]) -> String {
                 out.push_str(std::str::from_utf8(good).unwrap_or_default());
                 out.push('\u{FFFD}');
                 // A surrogate is three bytes in WTF-8: ED A0..BF 80..BF.
-                let skip = if rest.len() >= 3 && rest[0] == 0xED { 3 } else { 1 };
+                let skip = if rest.len() >= 3 && rest[0] == 0xED {
+                    3
+                } else {
+                    1
+                };
                 b = &rest[skip.min(rest.len())..];
             }
         }

@@ -32,7 +32,10 @@ pub fn sanitize(value: &str, max_chars: usize) -> Option<Cow<'_, str>> {
         return Some(Cow::Borrowed(inner));
     }
     Some(Cow::Owned(
-        inner.chars().map(|c| if is_reserved(c) { '_' } else { c }).collect(),
+        inner
+            .chars()
+            .map(|c| if is_reserved(c) { '_' } else { c })
+            .collect(),
     ))
 }
 

@@ -5,8 +5,8 @@
 //! start comes from the zone's rules, and the two 01:00 hours of a
 //! fall-back night are two buckets.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Offset, TimeZone, Timelike};
 use chrono::LocalResult;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Offset, TimeZone, Timelike};
 use chrono_tz::Tz;
 
 /// 0001-01-01T00:00:00Z, the earliest event time accepted.
@@ -71,7 +71,9 @@ impl Buckets {
     }
 
     fn local(&self, t: i64) -> NaiveDateTime {
-        let utc = DateTime::from_timestamp(t, 0).unwrap_or_default().naive_utc();
+        let utc = DateTime::from_timestamp(t, 0)
+            .unwrap_or_default()
+            .naive_utc();
         let offset = self.tz.offset_from_utc_datetime(&utc).fix();
         utc + offset
     }
@@ -150,7 +152,11 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
                 return None;
             }
             let minutes = oh * 60 + om;
-            if sign == b'-' { -minutes * 60 } else { minutes * 60 }
+            if sign == b'-' {
+                -minutes * 60
+            } else {
+                minutes * 60
+            }
         }
         _ => return None,
     };

@@ -25,7 +25,10 @@ fn remember_panics() {
 /// Takes the message of the panic that trapped the module, if any.
 #[wasm_bindgen(js_name = takePanicMessage)]
 pub fn take_panic_message() -> String {
-    LAST_PANIC.lock().map(|mut m| std::mem::take(&mut *m)).unwrap_or_default()
+    LAST_PANIC
+        .lock()
+        .map(|mut m| std::mem::take(&mut *m))
+        .unwrap_or_default()
 }
 
 /// An engine for one config, fed NDJSON batches.
@@ -49,7 +52,9 @@ impl WasmEngine {
     /// Processes NDJSON text as one batch and returns the raw batch.
     #[wasm_bindgen(js_name = processLines)]
     pub fn process_lines(&mut self, input: &str, now_ms: f64) -> Result<String, JsError> {
-        self.inner.process_lines(input, now_ms).map_err(|e| JsError::new(&e.0))
+        self.inner
+            .process_lines(input, now_ms)
+            .map_err(|e| JsError::new(&e.0))
     }
 }
 
@@ -57,7 +62,10 @@ impl WasmEngine {
 /// each, `hllRegisters` of them); returns how many changed a register.
 #[wasm_bindgen(js_name = hllAdd)]
 pub fn hll_add(registers: &mut [u8], elements: &str) -> u32 {
-    elements.split('\u{1f}').filter(|e| crate::hll::add(registers, e.as_bytes())).count() as u32
+    elements
+        .split('\u{1f}')
+        .filter(|e| crate::hll::add(registers, e.as_bytes()))
+        .count() as u32
 }
 
 /// The unique count of HyperLogLog registers, as Redis's `PFCOUNT` gives it.

@@ -8,7 +8,9 @@ fn engine(config: &str) -> Engine {
 
 /// Commands of each line, as text with spaces, or `!reason`.
 fn run(config: &str, input: &str, now: i64) -> Vec<String> {
-    let raw = engine(config).process_lines(input, now as f64 * 1000.0).unwrap();
+    let raw = engine(config)
+        .process_lines(input, now as f64 * 1000.0)
+        .unwrap();
     let mut out = Vec::new();
     let mut lines = raw.split_terminator('\n');
     while let Some(head) = lines.next() {
@@ -54,7 +56,11 @@ fn sanitizing_examples() {
         ("a\u{7}b\u{9f}c", 512, Some("a_b_c")),
     ];
     for (input, max, want) in cases {
-        assert_eq!(sanitize(input, max).as_deref(), want, "sanitize({input:?}, {max})");
+        assert_eq!(
+            sanitize(input, max).as_deref(),
+            want,
+            "sanitize({input:?}, {max})"
+        );
     }
 }
 
@@ -125,12 +131,18 @@ fn rejections_carry_their_reason() {
         (r#"{"event":null}"#, "!missing required 'event' field"),
         (r#"{"event":5}"#, "!'event' field must be a string"),
         (r#"{"event":" :~ "}"#, "!event name cannot be empty"),
-        (r#"{"event":"a","ts":true}"#, "!event time 'ts' must be a number or an RFC 3339 string"),
+        (
+            r#"{"event":"a","ts":true}"#,
+            "!event time 'ts' must be a number or an RFC 3339 string",
+        ),
         (
             r#"{"event":"a","ts":"yesterday"}"#,
             "!event time 'ts' is not an RFC 3339 date-time: \"yesterday\"",
         ),
-        (r#"{"event":"a","ts":1e15}"#, "!event time 'ts' is out of range"),
+        (
+            r#"{"event":"a","ts":1e15}"#,
+            "!event time 'ts' is out of range",
+        ),
         ("{\"ev\u{1}ent\":\"a\"}", "!invalid JSON: syntax error"),
     ];
     for (line, want) in cases {
@@ -141,23 +153,41 @@ fn rejections_carry_their_reason() {
 #[test]
 fn one_bad_event_does_not_stop_the_rest() {
     let out = run("{}", "{\"event\":\"a\"}\n{oops\n\n{\"event\":\"b\"}\n", 0);
-    assert_eq!(out, ["INCR add:d:0:event:a", "!invalid JSON: syntax error", "INCR add:d:0:event:b"]);
+    assert_eq!(
+        out,
+        [
+            "INCR add:d:0:event:a",
+            "!invalid JSON: syntax error",
+            "INCR add:d:0:event:b"
+        ]
+    );
 }
 
 #[test]
 fn properties_flatten_and_the_last_duplicate_wins() {
     let config = r#"{"mapping":{"add":["event~device.type"]}}"#;
     let cases = [
-        (r#"{"event":"e","device":{"type":"mobile"}}"#, Some("mobile~e")),
-        (r#"{"event":"e","device":{"type":"a"},"device.type":"b"}"#, Some("b~e")),
+        (
+            r#"{"event":"e","device":{"type":"mobile"}}"#,
+            Some("mobile~e"),
+        ),
+        (
+            r#"{"event":"e","device":{"type":"a"},"device.type":"b"}"#,
+            Some("b~e"),
+        ),
         (r#"{"event":"e","device":{"type":"a","type":null}}"#, None),
         (r#"{"event":"e","device":{"type":[1]}}"#, None),
-        (r#"{"event":"e","ev\u0065nt":"f","device":{"type":false}}"#, Some("false~f")),
+        (
+            r#"{"event":"e","ev\u0065nt":"f","device":{"type":false}}"#,
+            Some("false~f"),
+        ),
     ];
     for (line, want) in cases {
         let out = run(config, line, 0);
-        let want: Vec<String> =
-            want.into_iter().map(|v| format!("INCR add:d:0:device.type~event:{v}")).collect();
+        let want: Vec<String> = want
+            .into_iter()
+            .map(|v| format!("INCR add:d:0:device.type~event:{v}"))
+            .collect();
         assert_eq!(out, want, "{line}");
     }
 }
@@ -186,8 +216,10 @@ fn amounts_are_numbers_or_numeric_strings() {
     ];
     for (v, want) in cases {
         let out = run(config, &format!(r#"{{"event":"e","v":{v}}}"#), 0);
-        let want: Vec<String> =
-            want.into_iter().map(|a| format!("INCRBYFLOAT adv:d:0:v:event:e {a}")).collect();
+        let want: Vec<String> = want
+            .into_iter()
+            .map(|a| format!("INCRBYFLOAT adv:d:0:v:event:e {a}"))
+            .collect();
         assert_eq!(out, want, "amount {v}");
     }
 }
@@ -197,7 +229,11 @@ fn commands_follow_type_then_config_order_with_sorted_names() {
     let config = r#"{"prefix":"app","time":{"storeHourly":true},"mapping":{
         "top":["z"],"bitmap":["uid"],"add":["z~event"],
         "addValue":[{"key":"z","addKey":"n"}]}}"#;
-    let out = run(config, r#"{"event":"e","z":"q r","uid":"u","n":2}"#, 3600 * 25);
+    let out = run(
+        config,
+        r#"{"event":"e","z":"q r","uid":"u","n":2}"#,
+        3600 * 25,
+    );
     assert_eq!(
         out,
         [
@@ -243,25 +279,53 @@ fn event_time_from_the_event() {
 #[test]
 fn config_errors_name_the_field() {
     let cases = [
-        (r#"{"mapping":{"add":["a","b","event~~geo"]}}"#, "mapping.add[2]: pattern \"event~~geo\" has an empty part"),
-        (r#"{"mapping":{"add":["event~event"]}}"#, "mapping.add[0]: pattern \"event~event\" names \"event\" twice"),
-        (r#"{"mapping":{"top":["a~b","b~a"]}}"#, "mapping.top[1]: duplicate pattern \"b~a\""),
-        (r#"{"time":{"timezone":"Mars/Base"}}"#, "time.timezone: unknown IANA time zone \"Mars/Base\""),
-        (r#"{"mapping":{"bitmap":["a b"]}}"#, "mapping.bitmap[0]: pattern \"a b\": property name \"a b\" holds white space U+0020"),
-        (r#"{"limits":{"maxCombinations":1},"mapping":{"top":["x"]}}"#, "mapping: 2 patterns, more than limits.maxCombinations (1)"),
+        (
+            r#"{"mapping":{"add":["a","b","event~~geo"]}}"#,
+            "mapping.add[2]: pattern \"event~~geo\" has an empty part",
+        ),
+        (
+            r#"{"mapping":{"add":["event~event"]}}"#,
+            "mapping.add[0]: pattern \"event~event\" names \"event\" twice",
+        ),
+        (
+            r#"{"mapping":{"top":["a~b","b~a"]}}"#,
+            "mapping.top[1]: duplicate pattern \"b~a\"",
+        ),
+        (
+            r#"{"time":{"timezone":"Mars/Base"}}"#,
+            "time.timezone: unknown IANA time zone \"Mars/Base\"",
+        ),
+        (
+            r#"{"mapping":{"bitmap":["a b"]}}"#,
+            "mapping.bitmap[0]: pattern \"a b\": property name \"a b\" holds white space U+0020",
+        ),
+        (
+            r#"{"limits":{"maxCombinations":1},"mapping":{"top":["x"]}}"#,
+            "mapping: 2 patterns, more than limits.maxCombinations (1)",
+        ),
     ];
     for (config, want) in cases {
         assert_eq!(Config::from_json(config).unwrap_err().0, want);
     }
     assert!(Config::from_json(r#"{"mapping":{"add":["x"],"top":["x"],"bitmap":["x"]}}"#).is_ok());
-    assert!(Config::from_json(r#"{"mapping":{"ad":["x"]}}"#).unwrap_err().0.contains("unknown field"));
+    assert!(Config::from_json(r#"{"mapping":{"ad":["x"]}}"#)
+        .unwrap_err()
+        .0
+        .contains("unknown field"));
 }
 
 #[test]
 fn hyperloglog_counts_equal_redis_pfcount() {
     // PFCOUNT answered by redis-server 7.0.15 after PFADD of
     // "element-0" .. "element-{n-1}".
-    let redis = [(1, 1), (10, 10), (100, 100), (1000, 994), (20000, 19902), (100000, 100917)];
+    let redis = [
+        (1, 1),
+        (10, 10),
+        (100, 100),
+        (1000, 994),
+        (20000, 19902),
+        (100000, 100917),
+    ];
     for (n, want) in redis {
         let mut regs = vec![0u8; traqq::hll::REGISTERS];
         for i in 0..n {

@@ -29,5 +29,8 @@ fn zone_list_is_current() {
         std::fs::write(&path, &expected).unwrap();
     }
     let actual = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(actual == expected, "ts/zones.ts is stale: run TRAQQ_WRITE_ZONES=1 cargo test --test zones");
+    assert!(
+        actual == expected,
+        "ts/zones.ts is stale: run TRAQQ_WRITE_ZONES=1 cargo test --test zones"
+    );
 }
