@@ -156,7 +156,7 @@ export async function countLines(path: string): Promise<number> {
 }
 
 /** One row group's columns, as hyparquet hands them over. */
-interface Columns {
+export interface Columns {
   date: bigint[];
   delay: bigint[];
   distance: bigint[];
@@ -166,7 +166,11 @@ interface Columns {
 
 const COLUMNS = ["date", "delay", "distance", "origin", "destination"];
 
-async function readRowGroup(
+/**
+ * Reads rows `rowStart..rowEnd` (one row group) of the flights file; the
+ * `date` column comes as wall-clock microseconds, as if UTC.
+ */
+export async function readRowGroup(
   file: AsyncBuffer,
   metadata: FileMetaData,
   rowStart: number,

@@ -5,7 +5,7 @@
  */
 import type { TestProject } from "vitest/node";
 
-import { startCluster, startRedis, type RedisServer } from "./servers.js";
+import { startCluster, startRedis, type RedisServer } from "../bench/servers.js";
 
 declare module "vitest" {
   export interface ProvidedContext {

@@ -27,7 +27,7 @@ import {
   type RunningServer,
   type ServerOptions,
 } from "../ts/server.js";
-import { freePort } from "./servers.js";
+import { freePort } from "../bench/servers.js";
 
 const DAY = Date.UTC(2024, 2, 1) / 1000; // 2024-03-01, UTC
 

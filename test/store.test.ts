@@ -22,7 +22,7 @@ import {
   type Store,
 } from "../ts/node.js";
 import { BatchPlanner } from "../ts/store/plan.js";
-import { startRedis } from "./servers.js";
+import { startRedis } from "../bench/servers.js";
 
 const DAY0 = Date.UTC(2024, 10, 1) / 1000; // 2024-11-01, in the New York DST week
 

@@ -1,7 +1,8 @@
 /**
  * The `traqq` command line: `traqq process` streams NDJSON events through
  * an engine and prints the Redis commands they make; `traqq ingest`
- * stores what they count; `traqq query` reads it back.
+ * stores what they count; `traqq query` reads it back; `traqq serve`
+ * does both over HTTP.
  */
 import { readFileSync } from "node:fs";
 import type { Writable } from "node:stream";
@@ -26,6 +27,7 @@ import {
 } from "./cli/common.js";
 import { runIngest, type IngestCommandOptions } from "./cli/ingest.js";
 import { runQuery, type QueryCommandOptions } from "./cli/query.js";
+import { runServe, type ServeCommandOptions } from "./cli/serve.js";
 
 /** Options of `traqq process`, as commander hands them over. */
 export interface ProcessOptions {
@@ -191,11 +193,26 @@ Examples:
       --from 2001-01-01 --to 2001-06-30 --by total --json
 `;
 
+// Larger batches merge more: on the flights, 16384 lines send 0.29
+// writes per event where 4096 send 0.72, and ingest 1.5 times as fast.
+const INGEST_BATCH = 16384;
+
+const SERVE_HELP = `
+Runs until SIGINT or SIGTERM, then writes pending events and closes the
+store; the memory store's file is saved then (a query of the file sees
+what was saved last). The API is described in docs/http.md.
+
+Examples:
+  $ traqq serve -c traqq.json --port 8080
+  $ TRAQQ_TOKEN=s3cret traqq serve -c traqq.json --redis redis://127.0.0.1:6379
+`;
+
 /** What each subcommand does once commander has parsed its options. */
 export interface Actions {
   process(file: string, opts: ProcessOptions): Promise<void>;
   ingest(file: string, opts: IngestCommandOptions): Promise<void>;
   query(opts: QueryCommandOptions): Promise<void>;
+  serve(opts: ServeCommandOptions): Promise<void>;
 }
 
 function engineOption(): Option {
@@ -266,7 +283,7 @@ export function buildProgram(actions: Actions): Command {
       "--batch <lines>",
       "input lines per batch: merged, then written at once",
       wholeNumber(1),
-      4096,
+      INGEST_BATCH,
     )
     .addOption(engineOption())
     .option(
@@ -333,6 +350,31 @@ export function buildProgram(actions: Actions): Command {
     .option("--prefix <text>", "keep only values starting with this")
     .option("--json", "print the result as JSON instead of a table");
   storeOptions(query).addHelpText("after", QUERY_HELP).action(actions.query);
+
+  const serve = program
+    .command("serve")
+    .description("Answer HTTP: POST /events, GET /query, the dashboard.")
+    .requiredOption("-c, --config <file>", "traqq config file (JSON)");
+  storeOptions(serve)
+    .addOption(engineOption())
+    .option("--host <host>", "address to listen on", "127.0.0.1")
+    .option(
+      "--port <port>",
+      "port to listen on (0: any free one)",
+      wholeNumber(0),
+      8080,
+    )
+    .option(
+      "--token <token>",
+      "require Authorization: Bearer <token> (default: $TRAQQ_TOKEN)",
+    )
+    .option(
+      "--body-limit <bytes>",
+      "largest request body (default 1 MiB)",
+      wholeNumber(1),
+    )
+    .addHelpText("after", SERVE_HELP)
+    .action(actions.serve);
   return program;
 }
 
@@ -351,6 +393,9 @@ export async function run(argv: readonly string[]): Promise<number> {
     },
     query: async (opts) => {
       code = await runQuery(opts);
+    },
+    serve: async (opts) => {
+      code = await runServe(opts);
     },
   });
 

@@ -154,8 +154,9 @@ class Run {
       this.stats.seconds = (Date.now() - this.started) / 1000;
       const applied = first - 1;
       throw new IngestError(
-        `${(e as Error).message}; lines 1-${applied} were applied; resume with ` +
-          `--run-id ${this.stats.runId} --skip-lines ${applied}`,
+        `${(e as Error).message}; ` +
+          (applied === 0 ? "no lines were applied" : `lines 1-${applied} were applied`) +
+          `; resume with --run-id ${this.stats.runId} --skip-lines ${applied}`,
         { ...this.stats },
         applied,
       );

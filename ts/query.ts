@@ -155,8 +155,9 @@ export async function query(ctx: QueryContext, q: QueryOptions): Promise<QueryRe
   const read = await Promise.all(
     starts.map(async (ts) => {
       const values = await readBucket(ctx.store, style, place(ts));
+      // Stores list values in their own order; answers must not depend on it.
       const kept: Record<string, number> = {};
-      for (const [v, n] of Object.entries(values)) if (keep(v)) kept[v] = n;
+      for (const v of Object.keys(values).sort()) if (keep(v)) kept[v] = values[v]!;
       return { start: ts, label: label(ts, zone, by), values: kept };
     }),
   );

@@ -127,10 +127,15 @@ export async function runIngest(
   progress.stop();
 
   const savingFrom = performance.now();
+  // A large memory store takes a while to write: say so on a terminal,
+  // then clear the note so the summary stands alone.
+  const note = choice.kind === "memory" && process.stderr.isTTY === true;
+  if (note) process.stderr.write(`traqq: saving ${choice.file} ...`);
   try {
     await opened.release(true);
   } finally {
     process.off("SIGINT", interrupted);
+    if (note) process.stderr.write("\r\x1b[2K");
   }
   const saveSeconds = (performance.now() - savingFrom) / 1000;
   const where = `${describeStore(choice)} (${opts.layout} layout, ${opts.engine} engine)`;

@@ -294,6 +294,9 @@ function pad(s: string, w: number, side: "start" | "end"): string {
   return side === "start" ? fill + s : s + fill;
 }
 
+// Known shortcoming: no store records which layout its data was written
+// in (that would take a key of its own, outside ts/cli), so a query in
+// the other layout finds nothing; this hint is all the CLI can do.
 function emptyHint(choice: StoreChoice, layout: Layout): string {
   const other = layout === "flat" ? "hash" : "flat";
   return (

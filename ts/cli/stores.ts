@@ -13,7 +13,7 @@ import {
 } from "node:fs";
 import { dirname } from "node:path";
 
-import { openMemoryStore, RedisStore } from "../node.js";
+import { openMemoryStore, RedisStore, StoreUnavailableError } from "../node.js";
 import type { Layout, Store } from "../store/types.js";
 import { UsageError } from "./common.js";
 
@@ -183,19 +183,31 @@ export async function openForReading(
   return { store, release: async () => {} };
 }
 
+/** How long a read may wait for Redis before the command gives up. */
+const READ_DEADLINE_MS = 15_000;
+
 async function openRedis(
   choice: Exclude<StoreChoice, { kind: "memory" }>,
   prefix: string,
   layout: Layout,
-  retryForMs?: number,
+  retryForMs = 30_000,
 ): Promise<OpenedStore> {
   const style = { prefix, layout };
   const store =
     choice.kind === "redis"
       ? new RedisStore({ url: choice.url, style, retryForMs })
       : new RedisStore({ cluster: choice.hosts, style, retryForMs });
-  return {
+  // The store's own retry window ends a batch against a dead server, but
+  // a Cluster that never connected queues commands without end; past
+  // the window (and some slack for a slow batch) the run stops instead.
+  const guarded = withDeadlines(
     store,
+    retryForMs + 30_000,
+    READ_DEADLINE_MS,
+    describeStore(choice),
+  );
+  return {
+    store: guarded,
     async release() {
       // quit() waits for a reply that a dead server never sends.
       let timer: NodeJS.Timeout | undefined;
@@ -245,4 +257,39 @@ function alive(pid: number): boolean {
     // EPERM: it exists but belongs to someone else.
     return (e as NodeJS.ErrnoException).code === "EPERM";
   }
+}
+
+/** `store`, with every call failing once it waited longer than allowed. */
+function withDeadlines(
+  store: Store,
+  applyMs: number,
+  readMs: number,
+  where: string,
+): Store {
+  const within = <T>(ms: number, work: Promise<T>): Promise<T> => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new StoreUnavailableError(
+              `no answer from ${where} within ${Math.round(ms / 1000)} s`,
+            ),
+          ),
+        ms,
+      );
+    });
+    return Promise.race([work, late]).finally(() => clearTimeout(timer));
+  };
+  return {
+    kind: store.kind,
+    tagged: store.tagged,
+    apply: (batch) => within(applyMs, store.apply(batch)),
+    close: () => store.close(),
+    mget: (keys) => within(readMs, store.mget(keys)),
+    hgetall: (key) => within(readMs, store.hgetall(key)),
+    smembers: (key) => within(readMs, store.smembers(key)),
+    zscores: (key) => within(readMs, store.zscores(key)),
+    pfcount: (keys) => within(readMs, store.pfcount(keys)),
+  };
 }

@@ -150,13 +150,15 @@ export class MemoryStore implements Store {
       }
       case "hincrby": {
         const h = this.container(op.key, "hash", () => new Map<string, string>());
-        const before = h.has(op.field) ? parseInteger(h.get(op.field)!) : 0n;
-        h.set(op.field, String(before + BigInt(op.by)));
+        const old = h.get(op.field);
+        const before = old === undefined ? 0n : parseInteger(old);
+        h.set(old === undefined ? own(op.field) : op.field, String(before + BigInt(op.by)));
         return;
       }
       case "hincrbyfloat": {
         const h = this.container(op.key, "hash", () => new Map<string, string>());
-        h.set(op.field, addFloat(h.get(op.field) ?? "0", op.by));
+        const old = h.get(op.field);
+        h.set(old === undefined ? own(op.field) : op.field, addFloat(old ?? "0", op.by));
         return;
       }
       case "pfadd": {
@@ -166,12 +168,13 @@ export class MemoryStore implements Store {
       }
       case "zincrby": {
         const z = this.container(op.key, "zset", () => new Map<string, number>());
-        z.set(op.member, (z.get(op.member) ?? 0) + op.by);
+        const old = z.get(op.member);
+        z.set(old === undefined ? own(op.member) : op.member, (old ?? 0) + op.by);
         return;
       }
       case "sadd": {
         const s = this.container(op.key, "set", () => new Set<string>());
-        for (const m of op.members) s.add(m);
+        for (const m of op.members) if (!s.has(m)) s.add(own(m));
         return;
       }
       case "expireat":
@@ -206,12 +209,13 @@ export class MemoryStore implements Store {
     const v = this.typed(key, type);
     if (v) return v.v as Types[T];
     const fresh = make();
-    this.data.set(key, { type, v: fresh } as Value);
+    this.data.set(own(key), { type, v: fresh } as Value);
     return fresh;
   }
 
   private set(key: string, value: Value): void {
-    this.data.set(key, value);
+    if (this.data.has(key)) this.data.set(key, value);
+    else this.data.set(own(key), value);
   }
 
   private delete(key: string): void {
@@ -227,13 +231,21 @@ export class MemoryStore implements Store {
     }
     const tmp = `${file}.${process.pid}.tmp`;
     const store = this;
-    function* lines(): Generator<string> {
+    // gzip is slow when fed one short line at a time: hand it ~64 KB.
+    function* chunks(): Generator<string> {
+      let chunk = "";
       for (const [key, value] of store.data) {
         if (!store.get(key)) continue;
-        yield JSON.stringify([key, value.type, encode(value), store.expiry.get(key) ?? null]) + "\n";
+        const at = store.expiry.get(key) ?? null;
+        chunk += JSON.stringify([key, value.type, encode(value), at]) + "\n";
+        if (chunk.length >= 65536) {
+          yield chunk;
+          chunk = "";
+        }
       }
+      if (chunk !== "") yield chunk;
     }
-    await pipeline(Readable.from(lines()), createGzip({ level: 1 }), createWriteStream(tmp));
+    await pipeline(Readable.from(chunks()), createGzip({ level: 1 }), createWriteStream(tmp));
     renameSync(tmp, file);
   }
 
@@ -253,6 +265,15 @@ export class MemoryStore implements Store {
       }
     }
   }
+}
+
+/**
+ * A copy of `s` that holds no reference to a larger string. Keys and
+ * values are cut from a whole batch's engine output, and V8 keeps that
+ * output alive for as long as any slice of it lives.
+ */
+function own(s: string): string {
+  return Buffer.from(s, "utf8").toString("utf8");
 }
 
 function parseInteger(s: string): bigint {

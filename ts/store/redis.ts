@@ -93,13 +93,16 @@ export class RedisStore implements Store {
     let lastError: unknown;
     for (;;) {
       try {
+        // ioredis may hold a command in its offline queue indefinitely
+        // (a Cluster with no node reachable), so each attempt has a deadline.
+        const left = Math.max(deadline - Date.now(), 1000);
         // Landed already: before a dropped connection, or in the run that
         // this one resumes.
-        if (await this.client.exists(marker)) return [];
+        if (await within(this.client.exists(marker), left)) return [];
         const multi = this.client.multi();
         for (const op of group.ops) queue(multi, op);
         multi.set(marker, "1", "EX", this.markerTtl);
-        const replies = await multi.exec();
+        const replies = await within(multi.exec(), left);
         if (!replies) throw new Error("transaction discarded");
         return failures(group, replies);
       } catch (e) {
@@ -142,6 +145,16 @@ export class RedisStore implements Store {
   async pfcount(keys: string[]): Promise<number> {
     return keys.length === 0 ? 0 : this.client.pfcount(keys);
   }
+}
+
+/** `promise`, or a rejection once `ms` have passed. */
+function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  promise.catch(() => {});
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
 function queue(m: ChainableCommander, op: Op): void {

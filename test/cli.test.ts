@@ -1,0 +1,796 @@
+/**
+ * The built `traqq` command (`node bin/traqq.js`, after
+ * `bash scripts/build.sh`): ingest into a memory-store file and into the
+ * test Redis, query back as a table and as JSON, rejections and refused
+ * stores on stderr, exit codes, resuming a run, and `serve`. Expected
+ * numbers are counted here from the generated input, never taken from
+ * the program's own output.
+ */
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+
+import { freePort } from "../bench/servers.js";
+
+const BIN = fileURLToPath(new URL("../bin/traqq.js", import.meta.url));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI; REDIS_URL is only set when a test passes it. */
+function traqq(
+  args: string[],
+  options: { input?: string; env?: Record<string, string>; cwd?: string } = {},
+): Promise<Run> {
+  const env = { ...process.env, ...options.env };
+  if (!options.env?.REDIS_URL) delete env.REDIS_URL;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env,
+      cwd: options.cwd,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(options.input ?? "");
+  });
+}
+
+const DAY = 86400;
+const D0 = Date.UTC(2024, 2, 1) / 1000; // 2024-03-01, UTC
+const DATES = ["2024-03-01", "2024-03-02", "2024-03-03"];
+const EVENTS = ["view", "click", "buy"];
+const COUNTRIES = ["US", "DE", "FR", "JP"];
+
+interface Input {
+  text: string;
+  /** Per day index, per event name: how many. */
+  perDay: Map<string, number>[];
+  /** Per country~event value over the three days. */
+  perCountryEvent: Map<string, number>;
+  /** Per event name, the summed amount (in cents, to stay exact). */
+  amountCents: Map<string, number>;
+  users: Set<string>;
+  /** 1-based line numbers of the lines that must be rejected, with why. */
+  bad: Map<number, string>;
+  accepted: number;
+  lines: number;
+}
+
+/**
+ * `n` events over three UTC days, with a bad line every 37th line and a
+ * blank one every 50th (skipped, but counted for line numbers).
+ */
+function makeInput(n: number, seed = 11): Input {
+  let s = seed;
+  const rnd = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const pick = <T>(xs: T[]) => xs[Math.floor(rnd() * xs.length)]!;
+  const input: Input = {
+    text: "",
+    perDay: DATES.map(() => new Map()),
+    perCountryEvent: new Map(),
+    amountCents: new Map(),
+    users: new Set(),
+    bad: new Map(),
+    accepted: 0,
+    lines: 0,
+  };
+  const add = (m: Map<string, number>, k: string, by = 1) =>
+    m.set(k, (m.get(k) ?? 0) + by);
+  for (let i = 0; i < n; i++) {
+    const line = input.lines + 1;
+    if (line % 50 === 0) {
+      input.text += "\n";
+      input.lines++;
+      continue;
+    }
+    if (line % 37 === 0) {
+      const [text, why] =
+        line % 2 === 0
+          ? ["{not json", "invalid JSON: syntax error"]
+          : [`{"country":"US","ts":${D0}}`, "missing required 'event' field"];
+      input.text += text + "\n";
+      input.bad.set(line, why);
+      input.lines++;
+      continue;
+    }
+    const day = Math.floor(rnd() * 3);
+    const event = pick(EVENTS);
+    const country = pick(COUNTRIES);
+    const user = `u${Math.floor(rnd() * 60)}`;
+    const cents = 25 * Math.floor(rnd() * 20);
+    const e = {
+      event,
+      country,
+      user,
+      amount: cents / 100,
+      ts: D0 + day * DAY + Math.floor(rnd() * DAY),
+    };
+    input.text += JSON.stringify(e) + "\n";
+    input.lines++;
+    input.accepted++;
+    add(input.perDay[day]!, event);
+    add(input.perCountryEvent, `${country}~${event}`);
+    add(input.amountCents, event, cents);
+    input.users.add(user);
+  }
+  return input;
+}
+
+function writeConfig(dir: string, prefix: string): string {
+  const path = join(dir, `${prefix || "config"}.json`);
+  const config = {
+    prefix,
+    time: { timezone: "UTC", eventTimeField: "ts" },
+    mapping: {
+      bitmap: ["user"],
+      add: ["event", "event~country"],
+      addValue: [{ key: "event", addKey: "amount" }],
+      top: ["country"],
+    },
+  };
+  writeFileSync(path, JSON.stringify(config));
+  return path;
+}
+
+/** Reads the table `traqq query` prints: header cells, then rows by value. */
+function parseTable(stdout: string): {
+  header: string[];
+  rows: Map<string, number[]>;
+} {
+  const [, head, ...rest] = stdout.trimEnd().split("\n");
+  const header = head!.trim().split(/\s{2,}/);
+  const rows = new Map<string, number[]>();
+  for (const line of rest) {
+    const [value, ...cells] = line.trim().split(/\s{2,}/);
+    rows.set(value!, cells.map(Number));
+  }
+  return { header, rows };
+}
+
+function total(m: Map<string, number>): number {
+  return [...m.values()].reduce((a, b) => a + b, 0);
+}
+
+/** The expected per-event totals over all three days. */
+function eventTotals(input: Input): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const day of input.perDay) {
+    for (const [k, v] of day) out.set(k, (out.get(k) ?? 0) + v);
+  }
+  return out;
+}
+
+const RANGE = ["--from", DATES[0]!, "--to", DATES[2]!];
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "traqq-cli-"));
+});
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("traqq ingest into the memory store, then traqq query", () => {
+  const input = makeInput(1200);
+  let storeFile: string;
+  let config: string;
+  let ingested: Run;
+
+  beforeAll(async () => {
+    config = writeConfig(dir, "");
+    storeFile = join(dir, "mem", "store.jsonl.gz");
+    writeFileSync(join(dir, "events.ndjson"), input.text);
+    ingested = await traqq([
+      "ingest",
+      join(dir, "events.ndjson"),
+      "--config",
+      config,
+      "--store",
+      storeFile,
+      "--batch",
+      "100",
+    ]);
+  });
+
+  it("exits 0, creates the store's folder and file, reports the totals", () => {
+    expect(ingested.code, ingested.stderr).toBe(0);
+    expect(existsSync(storeFile)).toBe(true);
+    expect(existsSync(`${storeFile}.lock`)).toBe(false);
+    const rejected = input.bad.size;
+    expect(ingested.stderr).toContain(
+      `lines     ${input.lines}: ${input.accepted} accepted, ${rejected} rejected`,
+    );
+    // 5 engine commands per event: PFADD, 2 INCR, INCRBYFLOAT, ZINCRBY.
+    expect(ingested.stderr).toContain(
+      `commands  ${5 * input.accepted} from the engine, 5.00 per event`,
+    );
+    expect(ingested.stderr).toContain(`memory store ${storeFile}`);
+  });
+
+  it("writes each rejection as a JSON line with its input line number", () => {
+    const rejections = ingested.stderr
+      .split("\n")
+      .filter((l) => l.startsWith('{"line"'))
+      .map((l) => JSON.parse(l) as { line: number; error: string });
+    expect(rejections).toEqual(
+      [...input.bad].map(([line, error]) => ({ line, error })),
+    );
+  });
+
+  it("answers a table by day, with a total column", async () => {
+    const r = await traqq([
+      "query",
+      "-c",
+      config,
+      "--store",
+      storeFile,
+      "--metric",
+      "add",
+      "--pattern",
+      "event",
+      ...RANGE,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const { header, rows } = parseTable(r.stdout);
+    expect(header).toEqual(["event", ...DATES, "total"]);
+    const totals = eventTotals(input);
+    expect(new Set(rows.keys())).toEqual(new Set(EVENTS));
+    for (const event of EVENTS) {
+      const perDay = input.perDay.map((d) => d.get(event) ?? 0);
+      expect(rows.get(event), event).toEqual([...perDay, totals.get(event)]);
+    }
+    // Largest total first.
+    const order = [...rows.values()].map((cells) => cells.at(-1)!);
+    expect(order).toEqual([...order].sort((a, b) => b - a));
+  });
+
+  it("answers JSON: the QueryResult, with --top and a reordered pattern", async () => {
+    const r = await traqq([
+      "query",
+      "-c",
+      config,
+      "--store",
+      storeFile,
+      "--metric",
+      "add",
+      "--pattern",
+      "country~event",
+      ...RANGE,
+      "--by",
+      "total",
+      "--top",
+      "3",
+      "--json",
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const result = JSON.parse(r.stdout) as { totals: [string, number][] };
+    const expected = [...input.perCountryEvent]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 3);
+    expect(result.totals.map(([, n]) => n)).toEqual(expected.map(([, n]) => n));
+    for (const [v, n] of result.totals) {
+      expect(input.perCountryEvent.get(v)).toBe(n);
+    }
+  });
+
+  it("sums amounts exactly, and filters values", async () => {
+    const r = await traqq([
+      "query",
+      "-c",
+      config,
+      "--store",
+      storeFile,
+      "--metric",
+      "adv",
+      "--add-key",
+      "amount",
+      "--pattern",
+      "event",
+      ...RANGE,
+      "--by",
+      "total",
+      "--values",
+      "buy,view",
+      "--json",
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const result = JSON.parse(r.stdout) as { totals: [string, number][] };
+    expect(new Map(result.totals)).toEqual(
+      new Map(["buy", "view"].map((e) => [e, input.amountCents.get(e)! / 100])),
+    );
+  });
+
+  it("counts unique users as one union over the days", async () => {
+    const r = await traqq([
+      "query",
+      "-c",
+      config,
+      "--store",
+      storeFile,
+      "--metric",
+      "bmp",
+      "--pattern",
+      "user",
+      ...RANGE,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const { header, rows } = parseTable(r.stdout);
+    expect(header).toEqual(["user", ...DATES, "union"]);
+    const cells = rows.get("unique")!;
+    // 60 users: HyperLogLog is within a few percent at this size.
+    const union = cells.at(-1)!;
+    expect(Math.abs(union - input.users.size)).toBeLessThanOrEqual(2);
+    // Every day sees most users; the union is not the sum of the days.
+    expect(union).toBeLessThan(cells[0]! + cells[1]! + cells[2]!);
+  });
+
+  it("reads NDJSON from stdin with -", async () => {
+    const file = join(dir, "stdin.jsonl.gz");
+    const r = await traqq(
+      ["ingest", "-", "-c", config, "--store", file, "--layout", "hash"],
+      { input: input.text },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const q = await traqq([
+      "query",
+      "-c",
+      config,
+      "--store",
+      file,
+      "--layout",
+      "hash",
+      "--metric",
+      "add",
+      "--pattern",
+      "event",
+      ...RANGE,
+      "--by",
+      "total",
+      "--json",
+    ]);
+    expect(q.code, q.stderr).toBe(0);
+    const result = JSON.parse(q.stdout) as { totals: [string, number][] };
+    expect(new Map(result.totals)).toEqual(eventTotals(input));
+  });
+
+  it("adds to an existing store file and refuses a locked one", async () => {
+    const file = join(dir, "twice.jsonl.gz");
+    const small = makeInput(80, 5);
+    writeFileSync(join(dir, "small.ndjson"), small.text);
+    const args = [
+      "ingest",
+      join(dir, "small.ndjson"),
+      "-c",
+      config,
+      "--store",
+      file,
+    ];
+    expect((await traqq(args)).code).toBe(0);
+    expect((await traqq(args)).code).toBe(0);
+    const q = await traqq([
+      "query",
+      "-c",
+      config,
+      "--store",
+      file,
+      "--metric",
+      "add",
+      "--pattern",
+      "event",
+      ...RANGE,
+      "--by",
+      "total",
+      "--json",
+    ]);
+    const result = JSON.parse(q.stdout) as { totals: [string, number][] };
+    expect(result.totals.reduce((a, [, n]) => a + n, 0)).toBe(
+      2 * small.accepted,
+    );
+
+    // A live process (this one) holds the lock: the ingest must not run.
+    writeFileSync(`${file}.lock`, `${process.pid}\n`);
+    const locked = await traqq(args);
+    expect(locked.code).toBe(2);
+    expect(locked.stderr).toContain(
+      `in use by another traqq ingest (pid ${process.pid})`,
+    );
+    // A lock left by a process that is gone is taken over.
+    writeFileSync(`${file}.lock`, "999999999\n");
+    expect((await traqq(args)).code).toBe(0);
+  });
+});
+
+describe("exit codes and messages", () => {
+  let config: string;
+  beforeAll(() => {
+    config = writeConfig(dir, "codes");
+    writeFileSync(join(dir, "one.ndjson"), `{"event":"a","ts":${D0}}\n`);
+  });
+
+  it("exits 2 for a bad config, naming the field", async () => {
+    const bad = join(dir, "bad.json");
+    writeFileSync(bad, JSON.stringify({ mapping: { add: ["event~~geo"] } }));
+    const r = await traqq(["ingest", join(dir, "one.ndjson"), "-c", bad]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      'mapping.add[0]: pattern "event~~geo" has an empty part',
+    );
+    const typo = join(dir, "typo.json");
+    writeFileSync(typo, JSON.stringify({ mapping: { ad: ["event"] } }));
+    expect(
+      (
+        await traqq([
+          "query",
+          "-c",
+          typo,
+          "--metric",
+          "add",
+          "--pattern",
+          "event",
+          ...RANGE,
+        ])
+      ).code,
+    ).toBe(2);
+  });
+
+  it.each([
+    [["--metric", "add", "--pattern", "event"], "a range is needed"],
+    [
+      ["--metric", "add", "--pattern", "event", ...RANGE, "--range", "today"],
+      "not both",
+    ],
+    [
+      ["--metric", "add", "--pattern", "nope", ...RANGE],
+      `"nope" is not in the config's mapping.add`,
+    ],
+    [
+      ["--metric", "adv", "--pattern", "event", ...RANGE],
+      "--add-key is needed",
+    ],
+    [
+      [
+        "--metric",
+        "add",
+        "--pattern",
+        "event",
+        "--from",
+        "2024-03-05",
+        "--to",
+        "2024-03-01",
+      ],
+      "--to: the range ends before it starts",
+    ],
+    [
+      ["--metric", "add", "--pattern", "event", ...RANGE, "--by", "hour"],
+      "--by: hour buckets need time.storeHourly",
+    ],
+    [
+      ["--metric", "bmp", "--pattern", "user", ...RANGE, "--top", "3"],
+      "--top does not apply",
+    ],
+    [
+      ["--metric", "sum", "--pattern", "event", ...RANGE],
+      "Allowed choices are bmp, add, adv, top",
+    ],
+    [
+      ["--metric", "add", "--pattern", "event", ...RANGE, "--top", "0"],
+      "at least 1",
+    ],
+  ])("exits 2 for bad query options: %j", async (args, message) => {
+    const r = await traqq([
+      "query",
+      "-c",
+      config,
+      "--store",
+      join(dir, "none.gz"),
+      ...args,
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(message);
+    expect(r.stdout).toBe("");
+  });
+
+  it("exits 2 when the memory store file does not exist", async () => {
+    const r = await traqq([
+      "query",
+      "-c",
+      config,
+      "--store",
+      join(dir, "none.gz"),
+      "--metric",
+      "add",
+      "--pattern",
+      "event",
+      ...RANGE,
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("run traqq ingest first");
+  });
+
+  it.each([
+    [["--store", "x", "--redis", "redis://127.0.0.1:1"], "name two stores"],
+    [["--redis", "http://127.0.0.1"], "expected a redis:// or rediss:// URL"],
+    [["--cluster", "nohost"], "is not HOST:PORT"],
+    [["--run-id", "a b"], "--run-id"],
+    [["--batch", "0"], "at least 1"],
+  ])("exits 2 for bad ingest options: %j", async (args, message) => {
+    const r = await traqq([
+      "ingest",
+      join(dir, "one.ndjson"),
+      "-c",
+      config,
+      ...args,
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(message);
+  });
+
+  it("exits 2 for an input file that cannot be opened", async () => {
+    const r = await traqq([
+      "ingest",
+      join(dir, "missing.ndjson"),
+      "-c",
+      config,
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("cannot open");
+  });
+
+  it("exits 1 and says where to resume when Redis cannot be reached", async () => {
+    const port = await freePort();
+    const r = await traqq([
+      "ingest",
+      join(dir, "one.ndjson"),
+      "-c",
+      config,
+      "--redis",
+      `redis://127.0.0.1:${port}`,
+      "--retry-for",
+      "0.5",
+      "--run-id",
+      "dead",
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("resume with --run-id dead --skip-lines 0");
+  });
+});
+
+describe("traqq ingest into Redis", () => {
+  const redisUrl = inject("redisUrl");
+  const input = makeInput(900, 23);
+
+  beforeAll(() => {
+    writeFileSync(join(dir, "redis.ndjson"), input.text);
+  });
+
+  async function eventTotalsIn(
+    config: string,
+    store: string[],
+    layout = "flat",
+  ) {
+    const r = await traqq([
+      "query",
+      "-c",
+      config,
+      ...store,
+      "--layout",
+      layout,
+      "--metric",
+      "add",
+      "--pattern",
+      "event",
+      ...RANGE,
+      "--by",
+      "total",
+      "--json",
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    return new Map(
+      (JSON.parse(r.stdout) as { totals: [string, number][] }).totals,
+    );
+  }
+
+  it.each(["flat", "hash"])(
+    "stores and answers the same counts (%s layout)",
+    async (layout) => {
+      const config = writeConfig(dir, `cli-redis-${layout}`);
+      const r = await traqq([
+        "ingest",
+        join(dir, "redis.ndjson"),
+        "-c",
+        config,
+        "--redis",
+        redisUrl,
+        "--layout",
+        layout,
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toContain(`into redis ${redisUrl}`);
+      expect(
+        await eventTotalsIn(config, ["--redis", redisUrl], layout),
+      ).toEqual(eventTotals(input));
+
+      const table = await traqq([
+        "query",
+        "-c",
+        config,
+        "--redis",
+        redisUrl,
+        "--layout",
+        layout,
+        "--metric",
+        "top",
+        "--pattern",
+        "country",
+        ...RANGE,
+        "--by",
+        "total",
+      ]);
+      const perCountry = new Map<string, number>();
+      for (const [k, n] of input.perCountryEvent) {
+        const c = k.split("~")[0]!;
+        perCountry.set(c, (perCountry.get(c) ?? 0) + n);
+      }
+      expect(
+        new Map([...parseTable(table.stdout).rows].map(([k, v]) => [k, v[0]])),
+      ).toEqual(perCountry);
+    },
+  );
+
+  it("takes REDIS_URL from the environment, unless --store is given", async () => {
+    const config = writeConfig(dir, "cli-redis-env");
+    const env = { REDIS_URL: redisUrl };
+    const r = await traqq(["ingest", join(dir, "redis.ndjson"), "-c", config], {
+      env,
+      cwd: dir,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`into redis ${redisUrl}`);
+    expect(await eventTotalsIn(config, ["--redis", redisUrl])).toEqual(
+      eventTotals(input),
+    );
+
+    const file = join(dir, "env-store.jsonl.gz");
+    const m = await traqq(
+      ["ingest", join(dir, "redis.ndjson"), "-c", config, "--store", file],
+      { env },
+    );
+    expect(m.code, m.stderr).toBe(0);
+    expect(m.stderr).toContain(`memory store ${file}`);
+  });
+
+  it("resumes a run with --run-id and --skip-lines, counting nothing twice", async () => {
+    // Run 1 applied batches 1-100, 101-200 and 201-300 of 100 lines, then
+    // stopped. Resuming at 200 re-sends lines 201-300 as batch `run:201`,
+    // which Redis knows already: it must not count again.
+    const lines = input.text.split("\n").slice(0, 300).join("\n") + "\n";
+    writeFileSync(join(dir, "first300.ndjson"), lines);
+    const count = (text: string) =>
+      text.split("\n").filter((l) => l.includes('"event"')).length;
+    const expected = count(input.text);
+
+    const config = writeConfig(dir, "cli-resume");
+    const base = ["-c", config, "--redis", redisUrl, "--batch", "100"];
+    const first = await traqq([
+      "ingest",
+      join(dir, "first300.ndjson"),
+      ...base,
+      "--run-id",
+      "r1",
+    ]);
+    expect(first.code, first.stderr).toBe(0);
+    const resumed = await traqq([
+      "ingest",
+      join(dir, "redis.ndjson"),
+      ...base,
+      "--run-id",
+      "r1",
+      "--skip-lines",
+      "200",
+    ]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toContain(`lines     ${input.lines} (200 skipped)`);
+    expect(total(await eventTotalsIn(config, ["--redis", redisUrl]))).toBe(
+      expected,
+    );
+
+    // The same steps under another run id count lines 201-300 twice: the
+    // run id is what protects them.
+    const other = writeConfig(dir, "cli-resume-other");
+    const base2 = ["-c", other, "--redis", redisUrl, "--batch", "100"];
+    await traqq([
+      "ingest",
+      join(dir, "first300.ndjson"),
+      ...base2,
+      "--run-id",
+      "r2",
+    ]);
+    await traqq([
+      "ingest",
+      join(dir, "redis.ndjson"),
+      ...base2,
+      "--run-id",
+      "r3",
+      "--skip-lines",
+      "200",
+    ]);
+    const twice = count(lines.split("\n").slice(200).join("\n"));
+    expect(total(await eventTotalsIn(other, ["--redis", redisUrl]))).toBe(
+      expected + twice,
+    );
+  });
+});
+
+describe("traqq serve", () => {
+  it("takes events over HTTP, answers queries, saves the store on SIGTERM", async () => {
+    const config = writeConfig(dir, "");
+    const file = join(dir, "served.jsonl.gz");
+    const input = makeInput(300, 3);
+    const child = spawn(
+      process.execPath,
+      [BIN, "serve", "-c", config, "--store", file, "--port", "0"],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let stderr = "";
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stderr.on("data", (d) => {
+        stderr += d;
+        const m = /listening on (http:\/\/\S+)/.exec(stderr);
+        if (m) resolve(m[1]!);
+      });
+      child.on("exit", () => reject(new Error(`serve exited: ${stderr}`)));
+    });
+    const posted = await fetch(`${url}/events`, {
+      method: "POST",
+      headers: { "content-type": "application/x-ndjson" },
+      body: input.text,
+    });
+    const body = (await posted.json()) as {
+      accepted: number;
+      rejected: number;
+    };
+    expect(body).toMatchObject({
+      accepted: input.accepted,
+      rejected: input.bad.size,
+    });
+
+    const exited = new Promise<number | null>((r) =>
+      child.on("exit", (code) => r(code)),
+    );
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    expect(stderr).toContain("traqq serve: stopped");
+
+    const q = await traqq([
+      "query",
+      "-c",
+      config,
+      "--store",
+      file,
+      "--metric",
+      "add",
+      "--pattern",
+      "event",
+      ...RANGE,
+      "--by",
+      "total",
+      "--json",
+    ]);
+    expect(
+      new Map((JSON.parse(q.stdout) as { totals: [string, number][] }).totals),
+    ).toEqual(eventTotals(input));
+  });
+});
