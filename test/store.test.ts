@@ -27,7 +27,11 @@ import { startRedis } from "../bench/servers.js";
 const DAY0 = Date.UTC(2024, 10, 1) / 1000; // 2024-11-01, in the New York DST week
 
 const config: ConfigInput = {
-  time: { timezone: "America/New_York", storeHourly: true, eventTimeField: "ts" },
+  time: {
+    timezone: "America/New_York",
+    storeHourly: true,
+    eventTimeField: "ts",
+  },
   mapping: {
     bitmap: ["user", "country~event"],
     add: ["event", "event~country", "page"],
@@ -42,7 +46,7 @@ const config: ConfigInput = {
 /** A deterministic mix of events over five days around the fall-back night. */
 function events(n: number, seed = 7): string {
   let s = seed;
-  const rnd = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const rnd = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
   const pick = <T>(xs: T[]) => xs[Math.floor(rnd() * xs.length)]!;
   let out = "";
   for (let i = 0; i < n; i++) {
@@ -62,7 +66,8 @@ function events(n: number, seed = 7): string {
 function bytes(text: string): AsyncIterable<Uint8Array> {
   const buf = Buffer.from(text);
   return (async function* () {
-    for (let i = 0; i < buf.length; i += 65536) yield buf.subarray(i, i + 65536);
+    for (let i = 0; i < buf.length; i += 65536)
+      yield buf.subarray(i, i + 65536);
   })();
 }
 
@@ -78,12 +83,18 @@ const QUERIES = [
 ] as const;
 
 /** Everything a user could ask of the stored data, by day, hour and total. */
-async function readAll(store: Store, engine: Engine, layout: Layout): Promise<QueryResult[]> {
+async function readAll(
+  store: Store,
+  engine: Engine,
+  layout: Layout,
+): Promise<QueryResult[]> {
   const ctx = { config: engine.config, store, layout };
   const out: QueryResult[] = [];
   for (const q of QUERIES) {
     for (const by of ["day", "hour", "total"] as const) {
-      out.push(await query(ctx, { ...q, from: "2024-10-31", to: "2024-11-05", by }));
+      out.push(
+        await query(ctx, { ...q, from: "2024-10-31", to: "2024-11-05", by }),
+      );
     }
   }
   return out;
@@ -92,7 +103,9 @@ async function readAll(store: Store, engine: Engine, layout: Layout): Promise<Qu
 /** Float sums are exact decimals in memory and long doubles in Redis. */
 function rounded(results: QueryResult[]): unknown {
   return JSON.parse(
-    JSON.stringify(results, (_k, v) => (typeof v === "number" ? Math.round(v * 1e6) / 1e6 : v)),
+    JSON.stringify(results, (_k, v) =>
+      typeof v === "number" ? Math.round(v * 1e6) / 1e6 : v,
+    ),
   );
 }
 
@@ -102,7 +115,11 @@ describe("stores", () => {
   const input = events(6000);
   const opened: Store[] = [];
 
-  async function open(kind: string, layout: Layout, prefix: string): Promise<Store> {
+  async function open(
+    kind: string,
+    layout: Layout,
+    prefix: string,
+  ): Promise<Store> {
     const style = { prefix, layout };
     const store =
       kind === "memory"
@@ -125,7 +142,12 @@ describe("stores", () => {
         const prefix = `same-${kind}-${layout}`;
         const engine = createEngineSync({ config: { ...config, prefix } });
         const store = await open(kind, layout, prefix);
-        const stats = await ingest(bytes(input), { engine, store, layout, batchLines: 700 });
+        const stats = await ingest(bytes(input), {
+          engine,
+          store,
+          layout,
+          batchLines: 700,
+        });
         expect(stats.accepted).toBe(6000);
         expect(stats.failedOps).toBe(0);
         answers.push(rounded(await readAll(store, engine, layout)));
@@ -138,13 +160,26 @@ describe("stores", () => {
   });
 
   it("merge equal increments within a batch", async () => {
-    const engine = createEngineSync({ config: { mapping: { add: ["event"], bitmap: ["u"] } }, clock: () => 0 });
-    const planner = new BatchPlanner({ prefix: "", layout: "flat", tagged: false });
-    const raw = engine.process(Array.from({ length: 1000 }, (_, i) => ({ event: "a", u: `u${i % 10}` })));
+    const engine = createEngineSync({
+      config: { mapping: { add: ["event"], bitmap: ["u"] } },
+      clock: () => 0,
+    });
+    const planner = new BatchPlanner({
+      prefix: "",
+      layout: "flat",
+      tagged: false,
+    });
+    const raw = engine.process(
+      Array.from({ length: 1000 }, (_, i) => ({ event: "a", u: `u${i % 10}` })),
+    );
     raw.forEach((r, i) => r.ok && planner.addEvent(r.commands, i + 1));
     const batch = planner.finish("b");
     const ops = batch.groups.flatMap((g) => g.ops);
-    expect(ops).toContainEqual({ kind: "incrby", key: "add:d:0:event:a", by: 1000 });
+    expect(ops).toContainEqual({
+      kind: "incrby",
+      key: "add:d:0:event:a",
+      by: 1000,
+    });
     const pf = ops.find((o) => o.kind === "pfadd");
     expect(pf && pf.kind === "pfadd" && pf.elements.sort()).toEqual(
       Array.from({ length: 10 }, (_, i) => `u${i}`).sort(),
@@ -159,8 +194,14 @@ describe("stores", () => {
       for (const n of [1, 50, 3000, 40000]) {
         const key = `pf-${n}`;
         const elements = Array.from({ length: n }, (_, i) => `e${i}:${n}`);
-        for (let i = 0; i < n; i += 5000) await redis.pfadd(key, ...elements.slice(i, i + 5000));
-        await memory.apply({ id: key, groups: [{ tag: "", ops: [{ kind: "pfadd", key, elements }], lines: [[]] }] });
+        for (let i = 0; i < n; i += 5000)
+          await redis.pfadd(key, ...elements.slice(i, i + 5000));
+        await memory.apply({
+          id: key,
+          groups: [
+            { tag: "", ops: [{ kind: "pfadd", key, elements }], lines: [[]] },
+          ],
+        });
         expect(await memory.pfcount([key])).toBe(await redis.pfcount(key));
       }
       const union = ["pf-50", "pf-3000", "pf-40000"];
@@ -178,17 +219,38 @@ describe("stores", () => {
       // The key of event "boom" already holds a hash.
       await store.apply({
         id: `pre-${kind}`,
-        groups: [{ tag: "", ops: [{ kind: "hincrby", key: `${prefix}:add:d:0:event:boom`, field: "f", by: 1 }], lines: [[]] }],
+        groups: [
+          {
+            tag: "",
+            ops: [
+              {
+                kind: "hincrby",
+                key: `${prefix}:add:d:0:event:boom`,
+                field: "f",
+                by: 1,
+              },
+            ],
+            lines: [[]],
+          },
+        ],
       });
       const failures: OpFailure[] = [];
       const stats = await record(
-        [{ event: "ok" }, { event: "boom" }, { event: "ok" }, { event: "boom" }],
+        [
+          { event: "ok" },
+          { event: "boom" },
+          { event: "ok" },
+          { event: "boom" },
+        ],
         { engine, store, onFailure: (f) => failures.push(f) },
       );
       expect(stats.failedOps).toBe(1);
       expect(failures[0]!.error).toMatch(/^WRONGTYPE/);
       expect(failures[0]!.lines).toEqual([2, 4]);
-      const r = await query({ config: engine.config, store }, { metric: "add", pattern: "event", from: 0, to: 1, by: "total" });
+      const r = await query(
+        { config: engine.config, store },
+        { metric: "add", pattern: "event", from: 0, to: 1, by: "total" },
+      );
       expect(r.totals).toEqual([["ok", 2]]);
     }
   });
@@ -198,26 +260,52 @@ describe("stores", () => {
       const prefix = `once-${kind}`;
       const engine = createEngineSync({ config: { ...config, prefix } });
       const store = await open(kind, "flat", prefix);
-      const planner = new BatchPlanner({ prefix, layout: "flat", tagged: store.tagged });
-      engine.process(events(300)).forEach((r, i) => r.ok && planner.addEvent(r.commands, i + 1));
+      const planner = new BatchPlanner({
+        prefix,
+        layout: "flat",
+        tagged: store.tagged,
+      });
+      engine
+        .process(events(300))
+        .forEach((r, i) => r.ok && planner.addEvent(r.commands, i + 1));
       const batch = planner.finish(`${kind}-run:1`);
       await store.apply(batch);
       await store.apply(batch);
       const r = await query(
         { config: engine.config, store },
-        { metric: "add", pattern: "event", from: "2024-10-31", to: "2024-11-05", by: "total" },
+        {
+          metric: "add",
+          pattern: "event",
+          from: "2024-10-31",
+          to: "2024-11-05",
+          by: "total",
+        },
       );
-      expect(r.totals.reduce((a, [, n]) => a + n, 0), kind).toBe(300);
+      expect(
+        r.totals.reduce((a, [, n]) => a + n, 0),
+        kind,
+      ).toBe(300);
     }
   });
 
   it("keep every Cluster transaction within one slot", () => {
     const engine = createEngineSync({ config: { ...config, prefix: "slots" } });
-    const planner = new BatchPlanner({ prefix: "slots", layout: "flat", tagged: true }, { d: 86400 });
-    engine.process(events(500)).forEach((r, i) => r.ok && planner.addEvent(r.commands, i + 1));
+    const planner = new BatchPlanner(
+      { prefix: "slots", layout: "flat", tagged: true },
+      { d: 86400 },
+    );
+    engine
+      .process(events(500))
+      .forEach((r, i) => r.ok && planner.addEvent(r.commands, i + 1));
     const batch = planner.finish("b");
     // One group per pattern: user, country~event, event, page, country.
-    expect(batch.groups.map((g) => g.tag).sort()).toEqual(["country", "country~event", "event", "page", "user"]);
+    expect(batch.groups.map((g) => g.tag).sort()).toEqual([
+      "country",
+      "country~event",
+      "event",
+      "page",
+      "user",
+    ]);
     for (const g of batch.groups) {
       const slots = new Set(g.ops.map((o) => calculateSlot(o.key)));
       expect(slots.size, `group ${g.tag}`).toBe(1);
@@ -238,12 +326,25 @@ describe("a Redis restart in the middle of an ingest", () => {
     const n = 200_000;
     const lines: string[] = [];
     for (let i = 0; i < n; i++) {
-      lines.push(JSON.stringify({ event: `e${i % 7}`, n: (i % 5) + 1, ts: DAY0 + (i % 86400) }));
+      lines.push(
+        JSON.stringify({
+          event: `e${i % 7}`,
+          n: (i % 5) + 1,
+          ts: DAY0 + (i % 86400),
+        }),
+      );
     }
     const engine = createEngineSync({
-      config: { time: { eventTimeField: "ts" }, mapping: { add: ["event"], addValue: [{ key: "event", addKey: "n" }] } },
+      config: {
+        time: { eventTimeField: "ts" },
+        mapping: { add: ["event"], addValue: [{ key: "event", addKey: "n" }] },
+      },
     });
-    const store = new RedisStore({ url: server.url, style: { prefix: "", layout: "flat" }, retryForMs: 20_000 });
+    const store = new RedisStore({
+      url: server.url,
+      style: { prefix: "", layout: "flat" },
+      retryForMs: 20_000,
+    });
     let batches = 0;
     let restarted: Promise<void> | undefined;
     const stats = await ingest(bytes(lines.join("\n") + "\n"), {
@@ -266,17 +367,36 @@ describe("a Redis restart in the middle of an ingest", () => {
     await restarted;
     expect(batches).toBe(n / 2000);
     expect(stats.accepted).toBe(n);
-    const r = await query({ config: engine.config, store }, { metric: "add", pattern: "event", from: DAY0, to: DAY0 + 86400, by: "total" });
+    const r = await query(
+      { config: engine.config, store },
+      {
+        metric: "add",
+        pattern: "event",
+        from: DAY0,
+        to: DAY0 + 86400,
+        by: "total",
+      },
+    );
     const sums = await query(
       { config: engine.config, store },
-      { metric: "adv", pattern: "event", addKey: "n", from: DAY0, to: DAY0 + 86400, by: "total" },
+      {
+        metric: "adv",
+        pattern: "event",
+        addKey: "n",
+        from: DAY0,
+        to: DAY0 + 86400,
+        by: "total",
+      },
     );
     await store.close();
     const expected = new Map<string, number>();
     const expectedSum = new Map<string, number>();
     for (let i = 0; i < n; i++) {
       expected.set(`e${i % 7}`, (expected.get(`e${i % 7}`) ?? 0) + 1);
-      expectedSum.set(`e${i % 7}`, (expectedSum.get(`e${i % 7}`) ?? 0) + (i % 5) + 1);
+      expectedSum.set(
+        `e${i % 7}`,
+        (expectedSum.get(`e${i % 7}`) ?? 0) + (i % 5) + 1,
+      );
     }
     expect(new Map(r.totals)).toEqual(expected);
     expect(new Map(sums.totals)).toEqual(expectedSum);

@@ -25,7 +25,8 @@ function trappingGlue(poison: string): WasmGlue & { opened: number } {
         glue.opened++;
       }
       processLines(input: string): string {
-        if (this.trapped) throw new Error("recursive use of an object detected");
+        if (this.trapped)
+          throw new Error("recursive use of an object detected");
         let out = "";
         for (const line of input.replace(/\n$/, "").split("\n")) {
           if (line === poison) {

@@ -21,9 +21,13 @@ export interface BrowserEngineOptions extends EngineOptions {
 }
 
 /** Builds an engine, loading the wasm module on first use. */
-export async function createEngine(options: BrowserEngineOptions): Promise<Engine> {
+export async function createEngine(
+  options: BrowserEngineOptions,
+): Promise<Engine> {
   if ((options.engine ?? "wasm") === "wasm") {
-    loading ??= init(options.wasmUrl ? { module_or_path: options.wasmUrl } : undefined);
+    loading ??= init(
+      options.wasmUrl ? { module_or_path: options.wasmUrl } : undefined,
+    );
     await loading;
   }
   return buildEngine(options, (config) => new WasmCore(glue, config));

@@ -139,7 +139,8 @@ function checkRules(config: Config): void {
     }
     seen.add(id);
   });
-  const total = m.bitmap.length + m.add.length + m.addValue.length + m.top.length;
+  const total =
+    m.bitmap.length + m.add.length + m.addValue.length + m.top.length;
   if (total > config.limits.maxCombinations) {
     fail(
       "mapping",
@@ -159,7 +160,8 @@ export function canonicalPattern(pattern: string): {
   const names = pattern.split("~");
   const quoted = JSON.stringify(pattern);
   for (const name of names) {
-    if (name === "") return { name: "", error: `pattern ${quoted} has an empty part` };
+    if (name === "")
+      return { name: "", error: `pattern ${quoted} has an empty part` };
     const msg = checkName(name);
     if (msg) return { name: "", error: `pattern ${quoted}: ${msg}` };
   }

@@ -86,17 +86,15 @@ export function toNdjson(
   let out = "";
   for (const e of list) {
     // A line break inside a string event would split it in two.
-    const line = typeof e === "string" ? e.replace(/\n/g, " ") : JSON.stringify(e);
+    const line =
+      typeof e === "string" ? e.replace(/\n/g, " ") : JSON.stringify(e);
     out += (line ?? "null") + "\n";
   }
   return out;
 }
 
 /** Validates the config and builds an engine around the chosen core. */
-export function buildEngine(
-  options: EngineOptions,
-  wasm: WasmFactory,
-): Engine {
+export function buildEngine(options: EngineOptions, wasm: WasmFactory): Engine {
   const config = resolveConfig(options.config);
   const name = options.engine ?? "wasm";
   const clock = options.clock ?? Date.now;

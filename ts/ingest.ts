@@ -80,7 +80,10 @@ export async function ingest(
   const skip = options.skipLines ?? 0;
   const run = new Run(options, skip);
   const decoder = new TextDecoder();
-  for await (const batch of lineBatches(skipLines(source, skip), options.batchLines ?? 4096)) {
+  for await (const batch of lineBatches(
+    skipLines(source, skip),
+    options.batchLines ?? 4096,
+  )) {
     await run.batch(decoder.decode(batch.bytes), batch.lines);
   }
   return run.done();
@@ -98,7 +101,8 @@ export async function record(
 ): Promise<IngestStats> {
   const text = toNdjson(events);
   const run = new Run(options, 0);
-  const lines = text === "" ? 0 : text.split("\n").length - (text.endsWith("\n") ? 1 : 0);
+  const lines =
+    text === "" ? 0 : text.split("\n").length - (text.endsWith("\n") ? 1 : 0);
   await run.batch(text, lines);
   return run.done();
 }
@@ -114,7 +118,11 @@ class Run {
   ) {
     const { engine, store } = options;
     this.planner = new BatchPlanner(
-      { prefix: engine.config.prefix, layout: options.layout ?? "flat", tagged: store.tagged },
+      {
+        prefix: engine.config.prefix,
+        layout: options.layout ?? "flat",
+        tagged: store.tagged,
+      },
       options.retention,
     );
     this.stats = {
@@ -155,7 +163,9 @@ class Run {
       const applied = first - 1;
       throw new IngestError(
         `${(e as Error).message}; ` +
-          (applied === 0 ? "no lines were applied" : `lines 1-${applied} were applied`) +
+          (applied === 0
+            ? "no lines were applied"
+            : `lines 1-${applied} were applied`) +
           `; resume with --run-id ${this.stats.runId} --skip-lines ${applied}`,
         { ...this.stats },
         applied,

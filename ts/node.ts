@@ -44,18 +44,23 @@ export function loadConfigFile(path: string): Config {
   try {
     text = readFileSync(path, "utf8");
   } catch (e) {
-    throw new ConfigError(`${path}: cannot read config: ${(e as Error).message}`);
+    throw new ConfigError(
+      `${path}: cannot read config: ${(e as Error).message}`,
+    );
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new ConfigError(`${path}: config is not valid JSON: ${(e as Error).message}`);
+    throw new ConfigError(
+      `${path}: config is not valid JSON: ${(e as Error).message}`,
+    );
   }
   try {
     return resolveConfig(json);
   } catch (e) {
-    if (e instanceof ConfigError) throw new ConfigError(`${path}: ${e.message}`);
+    if (e instanceof ConfigError)
+      throw new ConfigError(`${path}: ${e.message}`);
     throw e;
   }
 }
@@ -71,6 +76,8 @@ export type { RedisStoreOptions } from "./store/redis.js";
  * Opens the embedded store, loading `file` when it exists; it is saved
  * there again on `close()`.
  */
-export function openMemoryStore(options: MemoryStoreOptions = {}): Promise<MemoryStore> {
+export function openMemoryStore(
+  options: MemoryStoreOptions = {},
+): Promise<MemoryStore> {
   return MemoryStore.open(loadWasm(), options);
 }

@@ -9,7 +9,14 @@ import { Temporal } from "temporal-polyfill";
 
 import { canonicalPattern } from "./config.js";
 import { Buckets, MAX_TIME, MIN_TIME, parseRfc3339 } from "./core/time.js";
-import { indexKeyOf, keyOf, type BucketKind, type KeyStyle, type Metric, type Place } from "./store/keys.js";
+import {
+  indexKeyOf,
+  keyOf,
+  type BucketKind,
+  type KeyStyle,
+  type Metric,
+  type Place,
+} from "./store/keys.js";
 import type { Layout, StoreReader } from "./store/types.js";
 import type { Config } from "./types.js";
 
@@ -91,14 +98,20 @@ export class QueryError extends Error {
  * @example
  * await query(ctx, { metric: "add", pattern: "event~origin", from: "2001-03-01", to: "2001-03-31", by: "day" });
  */
-export async function query(ctx: QueryContext, q: QueryOptions): Promise<QueryResult> {
+export async function query(
+  ctx: QueryContext,
+  q: QueryOptions,
+): Promise<QueryResult> {
   const { config } = ctx;
   const by = q.by ?? "day";
   const canonical = canonicalPattern(q.pattern);
   if (canonical.error) throw new QueryError(`pattern: ${canonical.error}`);
-  if (q.metric === "adv" && !q.addKey) throw new QueryError("addKey: required for adv");
+  if (q.metric === "adv" && !q.addKey)
+    throw new QueryError("addKey: required for adv");
   if (by === "hour" && !config.time.storeHourly) {
-    throw new QueryError("by: hour buckets need time.storeHourly in the config");
+    throw new QueryError(
+      "by: hour buckets need time.storeHourly in the config",
+    );
   }
   const zone = config.time.timezone;
   const buckets = new Buckets(zone);
@@ -111,7 +124,8 @@ export async function query(ctx: QueryContext, q: QueryOptions): Promise<QueryRe
         `at most ${MAX_BUCKETS} buckets are read per query`,
     );
   }
-  const starts = kind === "h" ? hourStarts(buckets, from, to) : dayStarts(buckets, from, to);
+  const starts =
+    kind === "h" ? hourStarts(buckets, from, to) : dayStarts(buckets, from, to);
 
   const style: KeyStyle = {
     prefix: config.prefix,
@@ -126,7 +140,8 @@ export async function query(ctx: QueryContext, q: QueryOptions): Promise<QueryRe
     addKey: q.addKey,
   });
   const keep = (v: string) =>
-    (!q.values || q.values.includes(v)) && (!q.valuePrefix || v.startsWith(q.valuePrefix));
+    (!q.values || q.values.includes(v)) &&
+    (!q.valuePrefix || v.startsWith(q.valuePrefix));
 
   if (q.metric === "bmp") {
     const keys = starts.map((ts) => keyOf(style, place(ts)));
@@ -147,7 +162,10 @@ export async function query(ctx: QueryContext, q: QueryOptions): Promise<QueryRe
       by,
       from,
       to,
-      buckets: by === "total" ? [{ start: from, label: "total", values: { "": total } }] : perBucket,
+      buckets:
+        by === "total"
+          ? [{ start: from, label: "total", values: { "": total } }]
+          : perBucket,
       totals: [["", total]],
     };
   }
@@ -157,15 +175,19 @@ export async function query(ctx: QueryContext, q: QueryOptions): Promise<QueryRe
       const values = await readBucket(ctx.store, style, place(ts));
       // Stores list values in their own order; answers must not depend on it.
       const kept: Record<string, number> = {};
-      for (const v of Object.keys(values).sort()) if (keep(v)) kept[v] = values[v]!;
+      for (const v of Object.keys(values).sort())
+        if (keep(v)) kept[v] = values[v]!;
       return { start: ts, label: label(ts, zone, by), values: kept };
     }),
   );
   const totals = new Map<string, number>();
   for (const b of read) {
-    for (const [v, n] of Object.entries(b.values)) totals.set(v, (totals.get(v) ?? 0) + n);
+    for (const [v, n] of Object.entries(b.values))
+      totals.set(v, (totals.get(v) ?? 0) + n);
   }
-  let ranked = [...totals].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  let ranked = [...totals].sort(
+    (a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0),
+  );
   if (q.top !== undefined) ranked = ranked.slice(0, q.top);
   const chosen = new Set(ranked.map(([v]) => v));
   const result: BucketResult[] =
@@ -173,9 +195,19 @@ export async function query(ctx: QueryContext, q: QueryOptions): Promise<QueryRe
       ? [{ start: from, label: "total", values: Object.fromEntries(ranked) }]
       : read.map((b) => ({
           ...b,
-          values: Object.fromEntries(Object.entries(b.values).filter(([v]) => chosen.has(v))),
+          values: Object.fromEntries(
+            Object.entries(b.values).filter(([v]) => chosen.has(v)),
+          ),
         }));
-  return { metric: q.metric, pattern: canonical.name, by, from, to, buckets: result, totals: ranked };
+  return {
+    metric: q.metric,
+    pattern: canonical.name,
+    by,
+    from,
+    to,
+    buckets: result,
+    totals: ranked,
+  };
 }
 
 /** Every value of one pattern in one bucket, with its count or sum. */
@@ -190,7 +222,10 @@ async function readBucket(
     return out;
   }
   if (style.layout === "hash") {
-    for (const [v, n] of Object.entries(await store.hgetall(keyOf(style, place)))) out[v] = Number(n);
+    for (const [v, n] of Object.entries(
+      await store.hgetall(keyOf(style, place)),
+    ))
+      out[v] = Number(n);
     return out;
   }
   const members = await store.smembers(indexKeyOf(style, place));
@@ -209,7 +244,9 @@ function resolveRange(
   clock: () => number,
 ): [number, number] {
   if (q.range) {
-    const today = Temporal.Instant.fromEpochMilliseconds(clock()).toZonedDateTimeISO(zone).toPlainDate();
+    const today = Temporal.Instant.fromEpochMilliseconds(clock())
+      .toZonedDateTimeISO(zone)
+      .toPlainDate();
     const day = (d: Temporal.PlainDate) => startOfDay(d, zone);
     switch (q.range) {
       case "today":
@@ -229,7 +266,9 @@ function resolveRange(
         return [day(first.subtract({ months: 1 })), day(first)];
       }
       default:
-        throw new QueryError(`range: unknown shortcut ${JSON.stringify(q.range)}`);
+        throw new QueryError(
+          `range: unknown shortcut ${JSON.stringify(q.range)}`,
+        );
     }
   }
   if (q.from === undefined || q.to === undefined) {
@@ -242,7 +281,12 @@ function resolveRange(
 }
 
 /** A date, RFC 3339 instant or unix seconds as a unix second. */
-function point(v: string | number, name: string, zone: string, end: boolean): number {
+function point(
+  v: string | number,
+  name: string,
+  zone: string,
+  end: boolean,
+): number {
   if (typeof v === "number" || /^-?\d+$/.test(v)) {
     const t = Number(v);
     if (!(t >= MIN_TIME && t <= MAX_TIME + 1)) {
@@ -273,9 +317,13 @@ function startOfDay(d: Temporal.PlainDate, zone: string): number {
 }
 
 /** Starts of the local days that overlap `[from, to)`. */
-export function dayStarts(buckets: Buckets, from: number, to: number): number[] {
+export function dayStarts(
+  buckets: Buckets,
+  from: number,
+  to: number,
+): number[] {
   const out: number[] = [];
-  for (let t = buckets.dayStart(from); t < to; ) {
+  for (let t = buckets.dayStart(from); t < to;) {
     out.push(t);
     // The next day starts within 27 hours; find it by stepping past this one.
     let next = t + 20 * 3600;
@@ -286,7 +334,11 @@ export function dayStarts(buckets: Buckets, from: number, to: number): number[] 
 }
 
 /** Starts of the local hours that overlap `[from, to)`. */
-export function hourStarts(buckets: Buckets, from: number, to: number): number[] {
+export function hourStarts(
+  buckets: Buckets,
+  from: number,
+  to: number,
+): number[] {
   const out: number[] = [];
   let last = Number.NaN;
   // Offsets move in steps of 15 minutes, so no hour is shorter than that.
@@ -299,7 +351,9 @@ export function hourStarts(buckets: Buckets, from: number, to: number): number[]
 
 function label(ts: number, zone: string, by: Granularity): string {
   if (by === "total") return "total";
-  const local = Temporal.Instant.fromEpochMilliseconds(ts * 1000).toZonedDateTimeISO(zone);
+  const local = Temporal.Instant.fromEpochMilliseconds(
+    ts * 1000,
+  ).toZonedDateTimeISO(zone);
   const date = local.toPlainDate().toString();
   if (by === "day") return date;
   return `${date}T${String(local.hour).padStart(2, "0")}:${String(local.minute).padStart(2, "0")}${local.offset}`;

@@ -61,8 +61,7 @@ export type Command = string[];
 
 /** What became of one event. */
 export type EventResult =
-  | { ok: true; commands: Command[] }
-  | { ok: false; error: string };
+  { ok: true; commands: Command[] } | { ok: false; error: string };
 
 /** Milliseconds since the unix epoch, like `Date.now`. */
 export type Clock = () => number;

@@ -84,7 +84,9 @@ export class WasmCore implements Core {
 }
 
 function isTrap(e: unknown): boolean {
-  return typeof WebAssembly !== "undefined" && e instanceof WebAssembly.RuntimeError;
+  return (
+    typeof WebAssembly !== "undefined" && e instanceof WebAssembly.RuntimeError
+  );
 }
 
 function toError(e: unknown): Error {

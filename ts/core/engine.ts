@@ -6,7 +6,13 @@ import { ARG_SEP } from "../batch.js";
 import { canonicalPattern } from "../config.js";
 import type { Core } from "../engine.js";
 import type { Config } from "../types.js";
-import { Fields, Kind, ParseError, parseErrorReason, type Props } from "./json.js";
+import {
+  Fields,
+  Kind,
+  ParseError,
+  parseErrorReason,
+  type Props,
+} from "./json.js";
 import {
   formatNumber,
   isIntegerLiteral,
@@ -122,7 +128,13 @@ export class TsCore implements Core {
     let t = now;
     if (this.timeField) {
       const { slot, name } = this.timeField;
-      const et = eventTime(kind[slot]!, text[slot]!, name, this.config, limits.maxValueLength);
+      const et = eventTime(
+        kind[slot]!,
+        text[slot]!,
+        name,
+        this.config,
+        limits.maxValueLength,
+      );
       if (et !== null) t = et;
     }
 
@@ -160,12 +172,14 @@ export class TsCore implements Core {
     for (const p of this.bitmap) {
       if (!present(p)) continue;
       const v = joined(p);
-      for (const [b, ts] of buckets) out += `PFADD${S}${kp}bmp:${b}:${ts}:${p.name}${S}${v}\n`;
+      for (const [b, ts] of buckets)
+        out += `PFADD${S}${kp}bmp:${b}:${ts}:${p.name}${S}${v}\n`;
     }
     for (const p of this.add) {
       if (!present(p)) continue;
       const v = joined(p);
-      for (const [b, ts] of buckets) out += `INCR${S}${kp}add:${b}:${ts}:${p.name}:${v}\n`;
+      for (const [b, ts] of buckets)
+        out += `INCR${S}${kp}add:${b}:${ts}:${p.name}:${v}\n`;
     }
     this.sums.forEach((s, i) => {
       const a = amounts[i];
@@ -178,7 +192,8 @@ export class TsCore implements Core {
     for (const p of this.top) {
       if (!present(p)) continue;
       const v = joined(p);
-      for (const [b, ts] of buckets) out += `ZINCRBY${S}${kp}top:${b}:${ts}:${p.name}${S}1${S}${v}\n`;
+      for (const [b, ts] of buckets)
+        out += `ZINCRBY${S}${kp}top:${b}:${ts}:${p.name}${S}1${S}${v}\n`;
     }
     return out;
   }
@@ -231,7 +246,9 @@ function eventTime(
     case Kind.True:
     case Kind.False:
     case Kind.Object:
-      throw new Reject(`event time '${field}' must be a number or an RFC 3339 string`);
+      throw new Reject(
+        `event time '${field}' must be a number or an RFC 3339 string`,
+      );
     case Kind.Str: {
       const trimmed = trimWhiteSpace(text);
       const t = parseRfc3339(trimmed);

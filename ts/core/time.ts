@@ -35,7 +35,9 @@ export class Buckets {
     if (start <= t && t < end) {
       this.dayFrom = start;
       this.dayTo = end;
-      const zoned = Temporal.Instant.fromEpochMilliseconds(start * 1000).toZonedDateTimeISO(this.tz);
+      const zoned = Temporal.Instant.fromEpochMilliseconds(
+        start * 1000,
+      ).toZonedDateTimeISO(this.tz);
       const next = zoned.getTimeZoneTransition("next");
       const uniform = next === null || next.epochMilliseconds / 1000 >= end;
       this.dayOffset = uniform ? zoned.offsetNanoseconds / 1e9 : null;
@@ -137,16 +139,29 @@ export function parseRfc3339(s: string): number | null {
   const at = (i: number, c: string) => s[i] === c;
   if (!(at(4, "-") && at(7, "-") && (at(10, "T") || at(10, "t")))) return null;
   if (!(at(13, ":") && at(16, ":"))) return null;
-  const fields = [num(0, 4), num(5, 2), num(8, 2), num(11, 2), num(14, 2), num(17, 2)];
+  const fields = [
+    num(0, 4),
+    num(5, 2),
+    num(8, 2),
+    num(11, 2),
+    num(14, 2),
+    num(17, 2),
+  ];
   if (fields.some((v) => v < 0)) return null;
   const [year, month, day, hour, minute, second] = fields as [
-    number, number, number, number, number, number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
   ];
   let i = 19;
   if (at(i, ".")) {
     i++;
     const start = i;
-    while (i < s.length && s.charCodeAt(i) >= 0x30 && s.charCodeAt(i) <= 0x39) i++;
+    while (i < s.length && s.charCodeAt(i) >= 0x30 && s.charCodeAt(i) <= 0x39)
+      i++;
     if (i === start) return null;
   }
   let offset: number;
@@ -166,7 +181,9 @@ export function parseRfc3339(s: string): number | null {
   }
   if (hour > 23 || minute > 59 || second > 60) return null;
   const days = daysFromCivil(year, month, day);
-  return days * 86400 + hour * 3600 + minute * 60 + Math.min(second, 59) - offset;
+  return (
+    days * 86400 + hour * 3600 + minute * 60 + Math.min(second, 59) - offset
+  );
 }
 
 function daysInMonth(year: number, month: number): number {

@@ -53,7 +53,9 @@ function base(style: KeyStyle, kind: string, p: Place): string {
  */
 export function keyOf(style: KeyStyle, place: Place, value?: string): string {
   const k = base(style, place.metric, place);
-  const perValue = style.layout === "flat" && (place.metric === "add" || place.metric === "adv");
+  const perValue =
+    style.layout === "flat" &&
+    (place.metric === "add" || place.metric === "adv");
   return perValue ? `${k}:${value ?? ""}` : k;
 }
 
@@ -63,9 +65,15 @@ export function indexKeyOf(style: KeyStyle, place: Place): string {
 }
 
 /** The marker that says a batch's group landed; it shares the group's slot. */
-export function markerKey(style: KeyStyle, batchId: string, tag: string): string {
+export function markerKey(
+  style: KeyStyle,
+  batchId: string,
+  tag: string,
+): string {
   const pre = style.prefix === "" ? "" : style.prefix + ":";
-  return style.tagged ? `${pre}traqq:batch:{${tag}}:${batchId}` : `${pre}traqq:batch:${batchId}`;
+  return style.tagged
+    ? `${pre}traqq:batch:{${tag}}:${batchId}`
+    : `${pre}traqq:batch:${batchId}`;
 }
 
 /**

@@ -48,7 +48,8 @@ interface Types {
 /** A refusal with Redis's own wording. */
 class Refused extends Error {}
 
-const WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value";
+const WRONGTYPE =
+  "WRONGTYPE Operation against a key holding the wrong kind of value";
 const NOT_INTEGER = "ERR value is not an integer or out of range";
 const NOT_FLOAT = "ERR value is not a valid float";
 const INTEGER = /^-?(0|[1-9][0-9]{0,18})$/;
@@ -77,9 +78,13 @@ export class MemoryStore implements Store {
   }
 
   /** Opens a store, loading its file when it exists. */
-  static async open(hll: Hll, options: MemoryStoreOptions = {}): Promise<MemoryStore> {
+  static async open(
+    hll: Hll,
+    options: MemoryStoreOptions = {},
+  ): Promise<MemoryStore> {
     const store = new MemoryStore(hll, options);
-    if (options.file && existsSync(options.file)) await store.load(options.file);
+    if (options.file && existsSync(options.file))
+      await store.load(options.file);
     return store;
   }
 
@@ -149,27 +154,52 @@ export class MemoryStore implements Store {
         return;
       }
       case "hincrby": {
-        const h = this.container(op.key, "hash", () => new Map<string, string>());
+        const h = this.container(
+          op.key,
+          "hash",
+          () => new Map<string, string>(),
+        );
         const old = h.get(op.field);
         const before = old === undefined ? 0n : parseInteger(old);
-        h.set(old === undefined ? own(op.field) : op.field, String(before + BigInt(op.by)));
+        h.set(
+          old === undefined ? own(op.field) : op.field,
+          String(before + BigInt(op.by)),
+        );
         return;
       }
       case "hincrbyfloat": {
-        const h = this.container(op.key, "hash", () => new Map<string, string>());
+        const h = this.container(
+          op.key,
+          "hash",
+          () => new Map<string, string>(),
+        );
         const old = h.get(op.field);
-        h.set(old === undefined ? own(op.field) : op.field, addFloat(old ?? "0", op.by));
+        h.set(
+          old === undefined ? own(op.field) : op.field,
+          addFloat(old ?? "0", op.by),
+        );
         return;
       }
       case "pfadd": {
-        const regs = this.container(op.key, "hll", () => new Uint8Array(this.hll.hllRegisters()));
+        const regs = this.container(
+          op.key,
+          "hll",
+          () => new Uint8Array(this.hll.hllRegisters()),
+        );
         this.hll.hllAdd(regs, op.elements.join("\x1f"));
         return;
       }
       case "zincrby": {
-        const z = this.container(op.key, "zset", () => new Map<string, number>());
+        const z = this.container(
+          op.key,
+          "zset",
+          () => new Map<string, number>(),
+        );
         const old = z.get(op.member);
-        z.set(old === undefined ? own(op.member) : op.member, (old ?? 0) + op.by);
+        z.set(
+          old === undefined ? own(op.member) : op.member,
+          (old ?? 0) + op.by,
+        );
         return;
       }
       case "sadd": {
@@ -205,7 +235,11 @@ export class MemoryStore implements Store {
     return v as Extract<Value, { type: T }> | undefined;
   }
 
-  private container<T extends keyof Types>(key: string, type: T, make: () => Types[T]): Types[T] {
+  private container<T extends keyof Types>(
+    key: string,
+    type: T,
+    make: () => Types[T],
+  ): Types[T] {
     const v = this.typed(key, type);
     if (v) return v.v as Types[T];
     const fresh = make();
@@ -227,7 +261,9 @@ export class MemoryStore implements Store {
   async save(file: string): Promise<void> {
     // Renaming over a device such as /dev/null would replace it.
     if (existsSync(file) && !statSync(file).isFile()) {
-      throw new Error(`memory store ${file}: not a regular file; give --store a file path`);
+      throw new Error(
+        `memory store ${file}: not a regular file; give --store a file path`,
+      );
     }
     const tmp = `${file}.${process.pid}.tmp`;
     const store = this;
@@ -245,7 +281,11 @@ export class MemoryStore implements Store {
       }
       if (chunk !== "") yield chunk;
     }
-    await pipeline(Readable.from(chunks()), createGzip({ level: 1 }), createWriteStream(tmp));
+    await pipeline(
+      Readable.from(chunks()),
+      createGzip({ level: 1 }),
+      createWriteStream(tmp),
+    );
     renameSync(tmp, file);
   }
 
@@ -257,11 +297,18 @@ export class MemoryStore implements Store {
       n++;
       if (line === "") continue;
       try {
-        const [key, type, raw, at] = JSON.parse(line) as [string, Value["type"], unknown, number | null];
+        const [key, type, raw, at] = JSON.parse(line) as [
+          string,
+          Value["type"],
+          unknown,
+          number | null,
+        ];
         this.data.set(key, decode(type, raw));
         if (at !== null) this.expiry.set(key, at);
       } catch (e) {
-        throw new Error(`memory store ${file}: line ${n} is damaged: ${(e as Error).message}`);
+        throw new Error(
+          `memory store ${file}: line ${n} is damaged: ${(e as Error).message}`,
+        );
       }
     }
   }

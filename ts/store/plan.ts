@@ -32,9 +32,23 @@ interface Entry {
   set?: Set<string>;
 }
 
+/** The writes one engine command feeds: its counter, and an index set. */
+interface Target {
+  main: Entry;
+  index?: Entry;
+  /** The value the index set lists. */
+  value?: string;
+}
+
+/** Records that `line` fed the write (once, however many commands). */
+function touch(e: Entry, line: number): void {
+  if (e.lines[e.lines.length - 1] !== line) e.lines.push(line);
+}
+
 /** Collects one batch's commands; {@link finish} hands the batch over. */
 export class BatchPlanner {
   private entries = new Map<string, Entry>();
+  private targets = new Map<string, Target>();
   private commands = 0;
 
   constructor(
@@ -66,7 +80,8 @@ export class BatchPlanner {
     for (const e of this.entries.values()) {
       if (e.sum) {
         const by = e.sum.toString();
-        if (e.op.kind === "incrbyfloat" || e.op.kind === "hincrbyfloat") e.op.by = by;
+        if (e.op.kind === "incrbyfloat" || e.op.kind === "hincrbyfloat")
+          e.op.by = by;
       }
       if (e.set && (e.op.kind === "pfadd" || e.op.kind === "sadd")) {
         const list = [...e.set];
@@ -74,89 +89,163 @@ export class BatchPlanner {
         else e.op.members = list;
       }
       let group = byTag.get(e.tag);
-      if (!group) byTag.set(e.tag, (group = { tag: e.tag, ops: [], lines: [] }));
+      if (!group)
+        byTag.set(e.tag, (group = { tag: e.tag, ops: [], lines: [] }));
       group.ops.push(e.op);
       group.lines.push(e.lines);
     }
     this.entries = new Map();
+    this.targets = new Map();
     this.commands = 0;
     return { id, groups: [...byTag.values()] };
   }
 
   private addCommand(cmd: Command, line: number): void {
-    const [name, key] = cmd as [string, string];
-    const { place, value } = parseEngineKey(this.style.prefix, key);
+    const name = cmd[0]!;
+    // Most commands of a batch repeat an earlier one: find its writes by
+    // the engine's own key, without parsing it again.
+    const memo =
+      name === "ZINCRBY"
+        ? `${name}\0${cmd[1]}\0${cmd[3]}`
+        : `${name}\0${cmd[1]}`;
+    let t = this.targets.get(memo);
+    if (!t) {
+      t = this.target(name, cmd);
+      this.targets.set(memo, t);
+    }
+    touch(t.main, line);
+    switch (name) {
+      case "INCR":
+      case "ZINCRBY":
+        (t.main.op as { by: number }).by++;
+        break;
+      case "INCRBYFLOAT": {
+        const amount = new Big(cmd[2]!);
+        t.main.sum = t.main.sum ? t.main.sum.plus(amount) : amount;
+        break;
+      }
+      case "PFADD":
+        t.main.set!.add(cmd[2]!);
+        break;
+    }
+    if (t.index) {
+      touch(t.index, line);
+      t.index.set!.add(t.value!);
+    }
+  }
+
+  /** The writes one engine command feeds, made on first sight. */
+  private target(name: string, cmd: Command): Target {
+    const { place, value } = parseEngineKey(this.style.prefix, cmd[1]!);
     const style = this.style;
     const hashed = style.layout === "hash";
+    const index = () => {
+      const ik = indexKeyOf(style, place);
+      return this.entry(
+        `s\0${ik}`,
+        place,
+        (key) => ({ kind: "sadd", key, members: [] }),
+        ik,
+      );
+    };
     switch (name) {
       case "INCR": {
         const k = keyOf(style, place, value);
         if (hashed) {
-          this.count(`h\0${k}\0${value}`, place, line, () => ({
-            kind: "hincrby", key: k, field: value!, by: 0,
-          }));
-        } else {
-          this.count(`i\0${k}`, place, line, () => ({ kind: "incrby", key: k, by: 0 }));
-          this.member(indexKeyOf(style, place), place, value!, line);
+          const main = this.entry(
+            `h\0${k}\0${value}`,
+            place,
+            () => ({
+              kind: "hincrby",
+              key: k,
+              field: value!,
+              by: 0,
+            }),
+            k,
+          );
+          return { main };
         }
-        break;
+        const main = this.entry(
+          `i\0${k}`,
+          place,
+          () => ({ kind: "incrby", key: k, by: 0 }),
+          k,
+        );
+        return { main, index: index(), value };
       }
       case "INCRBYFLOAT": {
         const k = keyOf(style, place, value);
-        const amount = new Big(cmd[2]!);
-        const e = hashed
-          ? this.entry(`hf\0${k}\0${value}`, place, line, () => ({
-              kind: "hincrbyfloat", key: k, field: value!, by: "0",
-            }))
-          : this.entry(`f\0${k}`, place, line, () => ({
-              kind: "incrbyfloat", key: k, by: "0",
-            }));
-        e.sum = e.sum ? e.sum.plus(amount) : amount;
-        if (!hashed) this.member(indexKeyOf(style, place), place, value!, line);
-        break;
+        if (hashed) {
+          const main = this.entry(
+            `hf\0${k}\0${value}`,
+            place,
+            () => ({
+              kind: "hincrbyfloat",
+              key: k,
+              field: value!,
+              by: "0",
+            }),
+            k,
+          );
+          return { main };
+        }
+        const main = this.entry(
+          `f\0${k}`,
+          place,
+          () => ({
+            kind: "incrbyfloat",
+            key: k,
+            by: "0",
+          }),
+          k,
+        );
+        return { main, index: index(), value };
       }
       case "PFADD": {
         const k = keyOf(style, place);
-        const e = this.entry(`p\0${k}`, place, line, () => ({
-          kind: "pfadd", key: k, elements: [],
-        }));
-        (e.set ??= new Set()).add(cmd[2]!);
-        break;
+        const main = this.entry(
+          `p\0${k}`,
+          place,
+          () => ({ kind: "pfadd", key: k, elements: [] }),
+          k,
+        );
+        main.set ??= new Set();
+        return { main };
       }
       case "ZINCRBY": {
         const k = keyOf(style, place);
         const member = cmd[3]!;
-        this.count(`z\0${k}\0${member}`, place, line, () => ({
-          kind: "zincrby", key: k, member, by: 0,
-        }));
-        break;
+        const main = this.entry(
+          `z\0${k}\0${member}`,
+          place,
+          () => ({
+            kind: "zincrby",
+            key: k,
+            member,
+            by: 0,
+          }),
+          k,
+        );
+        return { main };
       }
       default:
         throw new Error(`planner: unknown engine command ${name}`);
     }
   }
 
-  /** Adds one to an integer increment. */
-  private count(id: string, place: Place, line: number, make: () => Op): void {
-    const e = this.entry(id, place, line, make);
-    if ("by" in e.op && typeof e.op.by === "number") e.op.by++;
-  }
-
-  private member(key: string, place: Place, value: string, line: number): void {
-    const e = this.entry(`s\0${key}`, place, line, () => ({
-      kind: "sadd", key, members: [],
-    }));
-    (e.set ??= new Set()).add(value);
-  }
-
-  private entry(id: string, place: Place, line: number, make: () => Op): Entry {
+  private entry(
+    id: string,
+    place: Place,
+    make: (key: string) => Op,
+    key: string,
+  ): Entry {
     let e = this.entries.get(id);
     if (!e) {
-      e = { op: make(), tag: tagOf(this.style, place), lines: [] };
+      e = { op: make(key), tag: tagOf(this.style, place), lines: [] };
+      if (e.op.kind === "sadd") e.set = new Set();
       this.entries.set(id, e);
       this.expire(e.op.key, place);
     }
-    if (e.lines[e.lines.length - 1] !== line) e.lines.push(line);
     return e;
   }
 

@@ -83,11 +83,16 @@ export class RedisStore implements Store {
   }
 
   async apply(batch: PlannedBatch): Promise<OpFailure[]> {
-    const results = await Promise.all(batch.groups.map((g) => this.applyGroup(batch.id, g)));
+    const results = await Promise.all(
+      batch.groups.map((g) => this.applyGroup(batch.id, g)),
+    );
     return results.flat();
   }
 
-  private async applyGroup(batchId: string, group: OpGroup): Promise<OpFailure[]> {
+  private async applyGroup(
+    batchId: string,
+    group: OpGroup,
+  ): Promise<OpFailure[]> {
     const marker = markerKey(this.style, batchId, group.tag);
     const deadline = Date.now() + this.retryForMs;
     let lastError: unknown;
@@ -120,7 +125,8 @@ export class RedisStore implements Store {
   }
 
   async close(): Promise<void> {
-    if (this.owned) await this.client.quit().catch(() => this.client.disconnect());
+    if (this.owned)
+      await this.client.quit().catch(() => this.client.disconnect());
   }
 
   async mget(keys: string[]): Promise<(string | null)[]> {
@@ -138,7 +144,8 @@ export class RedisStore implements Store {
   async zscores(key: string): Promise<[string, number][]> {
     const flat = await this.client.zrange(key, 0, -1, "WITHSCORES");
     const out: [string, number][] = [];
-    for (let i = 0; i < flat.length; i += 2) out.push([flat[i]!, Number(flat[i + 1])]);
+    for (let i = 0; i < flat.length; i += 2)
+      out.push([flat[i]!, Number(flat[i + 1])]);
     return out;
   }
 
@@ -151,7 +158,10 @@ export class RedisStore implements Store {
 function within<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    timer = setTimeout(
+      () => reject(new Error(`no answer within ${ms} ms`)),
+      ms,
+    );
   });
   promise.catch(() => {});
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
@@ -187,7 +197,10 @@ function queue(m: ChainableCommander, op: Op): void {
 }
 
 /** Each `[err, value]` reply checked: the refused ops, with their lines. */
-function failures(group: OpGroup, replies: [Error | null, unknown][]): OpFailure[] {
+function failures(
+  group: OpGroup,
+  replies: [Error | null, unknown][],
+): OpFailure[] {
   const out: OpFailure[] = [];
   group.ops.forEach((op, i) => {
     const err = replies[i]?.[0];
