@@ -428,6 +428,7 @@ async function main(): Promise<void> {
     "cmds/ev",
     "writes/ev",
     "markers/ev",
+    "sent/ev",
     "peak RSS MB",
     "Redis MB",
     "ingest s",
@@ -441,6 +442,9 @@ async function main(): Promise<void> {
       fmt(r.commands / ev, 3),
       fmt(r.ops / ev, 3),
       fmt(r.markers / ev, 4),
+      // Each group on Redis is EXISTS marker, MULTI, the writes, SET
+      // marker, EXEC.
+      r.markers > 0 ? fmt((r.ops + 4 * r.groups) / ev, 3) : "-",
       mb(r.peakRss),
       r.serverMemory > 0 ? mb(r.serverMemory) : "-",
       fmt(r.ingestSeconds, 1),
@@ -457,9 +461,11 @@ async function main(): Promise<void> {
   console.log("  " + line(header));
   for (const row of rows) console.log("  " + line(row));
   console.log(
-    "  cmds: engine commands; writes: after merging (INCRBY, HINCRBY, " +
-      "PFADD, ZINCRBY, SADD index sets); markers: one per group (each " +
-      "group also costs an EXISTS, a MULTI and an EXEC)",
+    "  cmds/ev: engine commands (no merging); writes/ev: after merging " +
+      "(INCRBY, HINCRBY, INCRBYFLOAT, PFADD, ZINCRBY, SADD of index sets); " +
+      "markers/ev: batch markers, one per group and batch; sent/ev: every " +
+      "command Redis receives (writes, EXISTS, MULTI, SET marker, EXEC); " +
+      "peak RSS: the ingesting process; Redis MB: used_memory after it",
   );
 
   const problems: string[] = [];

@@ -403,7 +403,7 @@ describe("traqq ingest into the memory store, then traqq query", () => {
     const locked = await traqq(args);
     expect(locked.code).toBe(2);
     expect(locked.stderr).toContain(
-      `in use by another traqq ingest (pid ${process.pid})`,
+      `in use by another traqq command (pid ${process.pid})`,
     );
     // A lock left by a process that is gone is taken over.
     writeFileSync(`${file}.lock`, "999999999\n");

@@ -288,6 +288,64 @@ describe("stores", () => {
     }
   });
 
+  it("record their layout, follow it, and refuse another", async () => {
+    for (const kind of ["memory", "redis"]) {
+      const prefix = `layout-${kind}`;
+      const engine = createEngineSync({ config: { prefix }, clock: () => 0 });
+      const store = await open(kind, "hash", prefix);
+      await record([{ event: "a" }, { event: "a" }], {
+        engine,
+        store,
+        layout: "hash",
+      });
+      // No layout named: the recorded one is used, later ingests included.
+      const stats = await record([{ event: "a" }], { engine, store });
+      expect(stats.layout).toBe("hash");
+      const ctx = { config: engine.config, store };
+      const q = {
+        metric: "add",
+        pattern: "event",
+        from: 0,
+        to: 1,
+        by: "total",
+      } as const;
+      expect((await query(ctx, q)).totals).toEqual([["a", 3]]);
+      await expect(query({ ...ctx, layout: "flat" }, q)).rejects.toThrow(
+        /holds counters in the hash layout, not flat/,
+      );
+      await expect(
+        record([{ event: "a" }], { engine, store, layout: "flat" }),
+      ).rejects.toThrow(/use --layout hash/);
+    }
+  });
+
+  it("expire buckets past their retention whatever the write order", async () => {
+    // Day 0 is long past a one-day retention: every key of it must go,
+    // including sorted-set members and hash fields written after the
+    // first write to their key in the batch.
+    for (const layout of ["flat", "hash"] as const) {
+      const prefix = `retention-${layout}`;
+      const engine = createEngineSync({
+        config: { prefix, mapping: { add: ["event"], top: ["page"] } },
+        clock: () => 0,
+      });
+      const store = await open("redis", layout, prefix);
+      const events = ["/", "/a", "/b", "/a"].map((page, i) => ({
+        event: `e${i}`,
+        page,
+      }));
+      await record(events, { engine, store, layout, retention: { d: 86400 } });
+      const ctx = { config: engine.config, store };
+      for (const q of [
+        { metric: "add", pattern: "event" },
+        { metric: "top", pattern: "page" },
+      ] as const) {
+        const r = await query(ctx, { ...q, from: 0, to: 1, by: "total" });
+        expect(r.totals, `${layout} ${q.metric}`).toEqual([]);
+      }
+    }
+  });
+
   it("keep every Cluster transaction within one slot", () => {
     const engine = createEngineSync({ config: { ...config, prefix: "slots" } });
     const planner = new BatchPlanner(

@@ -222,9 +222,11 @@ function engineOption(): Option {
 }
 
 function layoutOption(): Option {
-  return new Option("--layout <layout>", "key layout of the stored counters")
-    .choices(["flat", "hash"])
-    .default("flat");
+  return new Option(
+    "--layout <layout>",
+    "key layout of the stored counters (default: the one the store " +
+      "recorded at its first ingest, else flat)",
+  ).choices(["flat", "hash"]);
 }
 
 /** Adds the options that pick a store, shared by ingest and query. */

@@ -5,6 +5,7 @@
 import { toResults } from "./batch.js";
 import { resolveConfig } from "./config.js";
 import { TsCore } from "./core/engine.js";
+import { EngineError } from "./wasm.js";
 import type {
   Clock,
   Config,
@@ -38,6 +39,7 @@ export interface EngineOptions {
 export class Engine {
   /** The validated config, every default filled in. */
   readonly config: Config;
+  private freed = false;
 
   constructor(
     readonly name: EngineName,
@@ -53,6 +55,7 @@ export class Engine {
    * This is the fast path: one call, one string back.
    */
   processLines(ndjson: string, nowMs: number = this.clock()): string {
+    if (this.freed) throw new EngineError("engine used after free()");
     return this.core.processLines(ndjson, nowMs);
   }
 
@@ -73,6 +76,8 @@ export class Engine {
 
   /** Frees the engine's memory; the engine must not be used after. */
   free(): void {
+    if (this.freed) return;
+    this.freed = true;
     this.core.free();
   }
 }

@@ -9,6 +9,8 @@ import { randomBytes } from "node:crypto";
 import { decodeBatch } from "./batch.js";
 import { toNdjson, type Engine } from "./engine.js";
 import { lineBatches } from "./lines.js";
+import { layoutKey } from "./store/keys.js";
+import { resolveLayout } from "./store/layout.js";
 import { BatchPlanner, type Retention } from "./store/plan.js";
 import type { Layout, OpFailure, Store } from "./store/types.js";
 
@@ -16,7 +18,10 @@ import type { Layout, OpFailure, Store } from "./store/types.js";
 export interface IngestOptions {
   engine: Engine;
   store: Store;
-  /** Key layout; default `flat`. */
+  /**
+   * Key layout for a store that holds none yet; default `flat`. A store
+   * that does keeps its own, and a different one here is an error.
+   */
   layout?: Layout;
   /** Expiry per bucket kind, in seconds from the bucket's start. */
   retention?: Retention;
@@ -51,6 +56,8 @@ export interface IngestStats {
   failedOps: number;
   seconds: number;
   runId: string;
+  /** The layout written: the store's recorded one, or the one asked for. */
+  layout: Layout;
 }
 
 /** The store stayed unreachable; nothing after `appliedLines` landed. */
@@ -108,7 +115,8 @@ export async function record(
 }
 
 class Run {
-  private readonly planner: BatchPlanner;
+  /** Made with the first batch, once the store said its layout. */
+  private planner: BatchPlanner | undefined;
   private readonly started = Date.now();
   readonly stats: IngestStats;
 
@@ -116,15 +124,6 @@ class Run {
     private readonly options: IngestOptions,
     skipped: number,
   ) {
-    const { engine, store } = options;
-    this.planner = new BatchPlanner(
-      {
-        prefix: engine.config.prefix,
-        layout: options.layout ?? "flat",
-        tagged: store.tagged,
-      },
-      options.retention,
-    );
     this.stats = {
       lines: skipped,
       accepted: 0,
@@ -134,11 +133,38 @@ class Run {
       failedOps: 0,
       seconds: 0,
       runId: options.runId ?? randomBytes(6).toString("hex"),
+      layout: options.layout ?? "flat",
     };
+  }
+
+  /** A planner in the layout the store already holds, or the one asked for. */
+  private async plannerFor(): Promise<BatchPlanner> {
+    if (this.planner) return this.planner;
+    const { engine, store } = this.options;
+    const prefix = engine.config.prefix;
+    const { layout, recorded } = await resolveLayout(
+      store,
+      prefix,
+      this.options.layout,
+    );
+    this.stats.layout = layout;
+    const planner = new BatchPlanner(
+      { prefix, layout, tagged: store.tagged },
+      this.options.retention,
+    );
+    if (!recorded) {
+      planner.note(
+        layoutKey({ prefix, tagged: store.tagged }),
+        layout,
+        store.tagged ? "traqq" : "",
+      );
+    }
+    return (this.planner = planner);
   }
 
   async batch(text: string, lines: number): Promise<void> {
     const { engine, store } = this.options;
+    const planner = await this.plannerFor();
     const first = this.stats.lines + 1;
     const raw = engine.processLines(text);
     let accepted = 0;
@@ -146,15 +172,15 @@ class Run {
     for (const r of decodeBatch(raw)) {
       if (r.kind === "accepted") {
         accepted++;
-        this.planner.addEvent(r.commands, first + r.index);
+        planner.addEvent(r.commands, first + r.index);
       } else if (r.kind === "rejected") {
         rejected++;
         this.options.onRejected?.(first + r.index, r.error);
       }
     }
-    const commands = this.planner.commandCount;
-    const ops = this.planner.opCount;
-    const planned = this.planner.finish(`${this.stats.runId}:${first}`);
+    const commands = planner.commandCount;
+    const ops = planner.opCount;
+    const planned = planner.finish(`${this.stats.runId}:${first}`);
     let failures: OpFailure[];
     try {
       failures = planned.groups.length > 0 ? await store.apply(planned) : [];

@@ -17,6 +17,7 @@ import {
   type Metric,
   type Place,
 } from "./store/keys.js";
+import { LayoutMismatchError, resolveLayout } from "./store/layout.js";
 import type { Layout, StoreReader } from "./store/types.js";
 import type { Config } from "./types.js";
 
@@ -79,6 +80,7 @@ export interface QueryResult {
 export interface QueryContext {
   config: Config;
   store: StoreReader & { tagged: boolean };
+  /** Default: the layout recorded in the store at ingest, else `flat`. */
   layout?: Layout;
   /** Milliseconds, for the named ranges. Default `Date.now`. */
   clock?: () => number;
@@ -129,7 +131,7 @@ export async function query(
 
   const style: KeyStyle = {
     prefix: config.prefix,
-    layout: ctx.layout ?? "flat",
+    layout: await layoutOf(ctx),
     tagged: ctx.store.tagged,
   };
   const place = (ts: number): Place => ({
@@ -208,6 +210,17 @@ export async function query(
     buckets: result,
     totals: ranked,
   };
+}
+
+/** The store's recorded layout, checked against the one asked for. */
+async function layoutOf(ctx: QueryContext): Promise<Layout> {
+  try {
+    return (await resolveLayout(ctx.store, ctx.config.prefix, ctx.layout))
+      .layout;
+  } catch (e) {
+    if (e instanceof LayoutMismatchError) throw new QueryError(e.message);
+    throw e;
+  }
 }
 
 /** Every value of one pattern in one bucket, with its count or sum. */

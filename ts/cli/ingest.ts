@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { MultiBar, type SingleBar } from "cli-progress";
 
 import { createEngine, ingest, IngestError } from "../node.js";
+import { LayoutMismatchError } from "../store/layout.js";
 import type { IngestStats } from "../ingest.js";
 import type { Retention } from "../store/plan.js";
 import type { Layout, OpFailure } from "../store/types.js";
@@ -25,7 +26,7 @@ export interface IngestCommandOptions {
   store?: string;
   redis?: string;
   cluster?: string;
-  layout: Layout;
+  layout?: Layout;
   batch: number;
   engine: EngineName;
   retentionDays?: number;
@@ -63,7 +64,7 @@ export async function runIngest(
   const engine = await createEngine({ config, engine: opts.engine });
   const opened = await openForWriting(choice, {
     prefix: config.prefix,
-    layout: opts.layout,
+    layout: opts.layout ?? "flat",
     retryForMs:
       opts.retryFor !== undefined
         ? Math.round(opts.retryFor * 1000)
@@ -111,6 +112,10 @@ export async function runIngest(
   } catch (e) {
     progress.stop();
     process.off("SIGINT", interrupted);
+    if (e instanceof LayoutMismatchError) {
+      await opened.release(false);
+      throw new UsageError(e.message);
+    }
     if (e instanceof IngestError) {
       // Batches up to appliedLines landed whole; the file must keep them
       // for the resume command in the message to be right.
@@ -138,7 +143,7 @@ export async function runIngest(
     if (note) process.stderr.write("\r\x1b[2K");
   }
   const saveSeconds = (performance.now() - savingFrom) / 1000;
-  const where = `${describeStore(choice)} (${opts.layout} layout, ${opts.engine} engine)`;
+  const where = `${describeStore(choice)} (${stats.layout} layout, ${opts.engine} engine)`;
   process.stderr.write(
     summary(stats, skip, where, choice.kind === "memory" ? saveSeconds : null),
   );

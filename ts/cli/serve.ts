@@ -4,9 +4,10 @@
  * is written and the memory store saved.
  */
 import { startServer } from "../server.js";
+import { LayoutMismatchError, resolveLayout } from "../store/layout.js";
 import type { Layout } from "../store/types.js";
 import type { EngineName } from "../types.js";
-import { readConfig } from "./common.js";
+import { readConfig, UsageError } from "./common.js";
 import { chooseStore, describeStore, openForWriting } from "./stores.js";
 
 /** Options of `traqq serve`, as commander hands them over. */
@@ -15,7 +16,7 @@ export interface ServeCommandOptions {
   store?: string;
   redis?: string;
   cluster?: string;
-  layout: Layout;
+  layout?: Layout;
   engine: EngineName;
   host: string;
   port: number;
@@ -31,15 +32,24 @@ export async function runServe(opts: ServeCommandOptions): Promise<number> {
   const token = opts.token ?? (process.env.TRAQQ_TOKEN || undefined);
   const opened = await openForWriting(choice, {
     prefix: config.prefix,
-    layout: opts.layout,
+    layout: opts.layout ?? "flat",
   });
+  let layout: Layout;
+  try {
+    layout = (await resolveLayout(opened.store, config.prefix, opts.layout))
+      .layout;
+  } catch (e) {
+    await opened.release(false);
+    if (e instanceof LayoutMismatchError) throw new UsageError(e.message);
+    throw e;
+  }
 
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
     server = await startServer({
       config,
       store: opened.store,
-      layout: opts.layout,
+      layout,
       engine: opts.engine,
       host: opts.host,
       port: opts.port,
@@ -54,7 +64,7 @@ export async function runServe(opts: ServeCommandOptions): Promise<number> {
   }
   process.stderr.write(
     `traqq serve: listening on ${server.url} (${describeStore(choice)}, ` +
-      `${opts.layout} layout, ${opts.engine} engine` +
+      `${layout} layout, ${opts.engine} engine` +
       `${token ? ", token required" : ""})\n`,
   );
 

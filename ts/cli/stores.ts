@@ -25,7 +25,7 @@ export interface StoreFlags {
   store?: string;
   redis?: string;
   cluster?: string;
-  layout: Layout;
+  layout?: Layout;
 }
 
 /** The store a command resolved to, before it is opened. */
@@ -241,7 +241,7 @@ function lock(file: string): () => void {
     const pid = Number(readFileSync(path, "utf8").trim());
     if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
       throw new UsageError(
-        `${file} is in use by another traqq ingest (pid ${pid}); if no such ` +
+        `${file} is in use by another traqq command (pid ${pid}); if no such ` +
           `process runs, remove ${path}`,
       );
     }

@@ -99,3 +99,9 @@ export function parseEngineKey(
   const value = i < parts.length ? parts[i] : undefined;
   return { place, value };
 }
+
+/** The key that records which layout a prefix's counters use. */
+export function layoutKey(style: Omit<KeyStyle, "layout">): string {
+  const pre = style.prefix === "" ? "" : style.prefix + ":";
+  return style.tagged ? `${pre}{traqq}:layout` : `${pre}traqq:layout`;
+}

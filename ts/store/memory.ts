@@ -207,6 +207,10 @@ export class MemoryStore implements Store {
         for (const m of op.members) if (!s.has(m)) s.add(own(m));
         return;
       }
+      case "set":
+        this.typed(op.key, "string");
+        this.set(op.key, { type: "string", v: op.value });
+        return;
       case "expireat":
         if (this.get(op.key)) {
           if (op.at <= this.now()) this.delete(op.key);
@@ -290,11 +294,30 @@ export class MemoryStore implements Store {
   }
 
   private async load(file: string): Promise<void> {
-    const input = createReadStream(file).pipe(createGunzip());
+    const input = createGunzip();
+    const source = createReadStream(file);
+    source.on("error", (e) => input.destroy(e));
+    source.pipe(input);
     const rl = createInterface({ input, crlfDelay: Infinity });
     let n = 0;
+    try {
+      await this.readLines(rl, file, () => ++n);
+    } catch (e) {
+      const msg = (e as Error).message;
+      if (msg.startsWith("memory store ")) throw e;
+      throw new Error(
+        `memory store ${file}: cannot be read (${msg}); is it a traqq store file?`,
+      );
+    }
+  }
+
+  private async readLines(
+    rl: AsyncIterable<string>,
+    file: string,
+    next: () => number,
+  ): Promise<void> {
     for await (const line of rl) {
-      n++;
+      const n = next();
       if (line === "") continue;
       try {
         const [key, type, raw, at] = JSON.parse(line) as [

@@ -74,9 +74,26 @@ export class BatchPlanner {
     }
   }
 
+  /** Adds a plain `SET` (the layout record) to this batch. */
+  note(key: string, value: string, tag: string): void {
+    this.entries.set(`n\0${key}`, {
+      op: { kind: "set", key, value },
+      tag,
+      lines: [],
+    });
+  }
+
   /** The planned batch; the planner starts empty again. */
   finish(id: string): PlannedBatch {
     const byTag = new Map<string, OpGroup>();
+    const expiries: Entry[] = [];
+    const add = (e: Entry) => {
+      let group = byTag.get(e.tag);
+      if (!group)
+        byTag.set(e.tag, (group = { tag: e.tag, ops: [], lines: [] }));
+      group.ops.push(e.op);
+      group.lines.push(e.lines);
+    };
     for (const e of this.entries.values()) {
       if (e.sum) {
         const by = e.sum.toString();
@@ -88,12 +105,12 @@ export class BatchPlanner {
         if (e.op.kind === "pfadd") e.op.elements = list;
         else e.op.members = list;
       }
-      let group = byTag.get(e.tag);
-      if (!group)
-        byTag.set(e.tag, (group = { tag: e.tag, ops: [], lines: [] }));
-      group.ops.push(e.op);
-      group.lines.push(e.lines);
+      // Expiries go after every write: a bucket already past its
+      // retention must not be brought back by a later field or member.
+      if (e.op.kind === "expireat") expiries.push(e);
+      else add(e);
     }
+    for (const e of expiries) add(e);
     this.entries = new Map();
     this.targets = new Map();
     this.commands = 0;

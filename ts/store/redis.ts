@@ -48,6 +48,8 @@ export class RedisStore implements Store {
   private readonly retryForMs: number;
   private readonly markerTtl: number;
   private readonly style: KeyStyle;
+  /** What the socket last said, which tells more than a retry counter. */
+  private lastConnectionError: string | undefined;
 
   constructor(options: RedisStoreOptions) {
     const shared = {
@@ -74,7 +76,9 @@ export class RedisStore implements Store {
     }
     // Connection errors surface through the commands that hit them; the
     // event would only repeat them on stderr.
-    this.client.on("error", () => {});
+    this.client.on("error", (e: Error) => {
+      this.lastConnectionError = e.message;
+    });
     this.kind = this.client instanceof Cluster ? "cluster" : "redis";
     this.tagged = this.kind === "cluster";
     this.style = { ...options.style, tagged: this.tagged };
@@ -114,7 +118,10 @@ export class RedisStore implements Store {
         if (e instanceof ReplyError) throw e;
         lastError = e;
         if (Date.now() >= deadline) {
-          const why = (lastError as Error)?.message ?? String(lastError);
+          const why =
+            this.lastConnectionError ??
+            (lastError as Error)?.message ??
+            String(lastError);
           throw new StoreUnavailableError(
             `${this.kind} unreachable for ${Math.round(this.retryForMs / 1000)} s: ${why}`,
           );
@@ -192,6 +199,9 @@ function queue(m: ChainableCommander, op: Op): void {
       return;
     case "expireat":
       m.expireat(op.key, op.at);
+      return;
+    case "set":
+      m.set(op.key, op.value);
       return;
   }
 }

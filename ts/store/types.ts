@@ -17,7 +17,8 @@ export type Op =
   | { kind: "pfadd"; key: string; elements: string[] }
   | { kind: "zincrby"; key: string; member: string; by: number }
   | { kind: "sadd"; key: string; members: string[] }
-  | { kind: "expireat"; key: string; at: number };
+  | { kind: "expireat"; key: string; at: number }
+  | { kind: "set"; key: string; value: string };
 
 /** Ops that must land together: one per hash tag on a Cluster. */
 export interface OpGroup {
