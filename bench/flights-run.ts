@@ -14,7 +14,7 @@ import type { EngineName } from "../ts/types.js";
 import {
   addToTally,
   describeMismatch,
-  lineBatches,
+  textBatches,
   newTally,
   repoRoot,
 } from "./lines.js";
@@ -64,7 +64,7 @@ async function main(): Promise<void> {
   let lines = 0;
   let mismatches = 0;
   const started = performance.now();
-  for await (const batch of lineBatches(file, batchLines)) {
+  for await (const batch of textBatches(file, batchLines)) {
     const outputs: string[] = [];
     // Alternating which engine goes first spreads the cost of garbage
     // collections the other one left behind.

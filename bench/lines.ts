@@ -7,6 +7,7 @@ import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { decodeBatch, type BatchRecord } from "../ts/batch.js";
+import { lineBatches } from "../ts/lines.js";
 
 /** The repository root: the nearest folder up with a package.json. */
 export function repoRoot(): string {
@@ -21,34 +22,18 @@ export function repoRoot(): string {
 
 /**
  * Streams a file as NDJSON batches of `size` lines, each batch one string
- * ending in `\n` (the last may be shorter), so memory stays flat.
+ * (the last may be shorter), so memory stays flat. The cutting is the
+ * CLI's own (`ts/lines.ts`).
  */
-export async function* lineBatches(
+export async function* textBatches(
   path: string,
   size: number,
 ): AsyncGenerator<string> {
-  const input = createReadStream(path, {
-    encoding: "utf8",
-    highWaterMark: 1 << 20,
-  });
-  let pending = "";
-  let lines = 0;
-  let scan = 0;
-  for await (const chunk of input) {
-    pending += chunk as string;
-    for (let nl = pending.indexOf("\n", scan); nl >= 0;) {
-      lines++;
-      scan = nl + 1;
-      if (lines === size) {
-        yield pending.slice(0, scan);
-        pending = pending.slice(scan);
-        lines = 0;
-        scan = 0;
-      }
-      nl = pending.indexOf("\n", scan);
-    }
+  const decoder = new TextDecoder();
+  const input = createReadStream(path, { highWaterMark: 1 << 20 });
+  for await (const batch of lineBatches(input, size)) {
+    yield decoder.decode(batch.bytes);
   }
-  if (pending.length > 0) yield pending;
 }
 
 /** Every `every`-th line of a file (the first included), at most `max`. */
