@@ -346,6 +346,35 @@ describe("stores", () => {
     }
   });
 
+  it("count new input sent under a reused run id", async () => {
+    const prefix = "reused-run";
+    const engine = createEngineSync({ config: { prefix }, clock: () => 0 });
+    const store = await open("redis", "flat", prefix);
+    await record([{ event: "a" }], { engine, store, runId: "same" });
+    await record([{ event: "b" }], { engine, store, runId: "same" });
+    await record([{ event: "b" }], { engine, store, runId: "same" }); // a true repeat
+    const r = await query(
+      { config: engine.config, store },
+      { metric: "add", pattern: "event", from: 0, to: 1, by: "total" },
+    );
+    expect(r.totals).toEqual([
+      ["a", 1],
+      ["b", 1],
+    ]);
+  });
+
+  it("refuse hash-tag braces on a Cluster", async () => {
+    const engine = createEngineSync({
+      config: { prefix: "x", mapping: { add: ["}x"] } },
+    });
+    const store = await open("cluster", "flat", "x");
+    await expect(
+      record([{ event: "a", "}x": 1 }], { engine, store }),
+    ).rejects.toThrow(
+      'mapping.add[0]: pattern "}x": "{" and "}" cannot be used with a Redis Cluster',
+    );
+  });
+
   it("keep every Cluster transaction within one slot", () => {
     const engine = createEngineSync({ config: { ...config, prefix: "slots" } });
     const planner = new BatchPlanner(

@@ -13,9 +13,10 @@ import {
   Option,
 } from "commander";
 import { decodeBatch, formatJson, formatText } from "./batch.js";
-import { lineBatches } from "./lines.js";
+import { lineBatches, tooLongError } from "./lines.js";
 import type { Engine } from "./engine.js";
 import { createEngine } from "./node.js";
+import { MAX_TIME, MIN_TIME } from "./core/time.js";
 import type { EngineName } from "./types.js";
 import {
   openInput,
@@ -49,14 +50,21 @@ export interface RunStats {
 
 /**
  * Streams NDJSON from `input` through `engine`, commands to `out`, one
- * JSON line per rejection to `err`. Never holds more than one batch.
+ * JSON line per rejection to `err`. Never holds more than one batch, nor
+ * a line longer than `maxLineBytes` (default 64 MiB): such a line is
+ * rejected as too long and the run goes on.
  */
 export async function processStream(
   engine: Engine,
   input: AsyncIterable<Uint8Array>,
   out: Writable,
   err: Writable,
-  options: { format: "text" | "json"; batch: number; nowMs: number },
+  options: {
+    format: "text" | "json";
+    batch: number;
+    nowMs: number;
+    maxLineBytes?: number;
+  },
 ): Promise<RunStats> {
   const format = options.format === "json" ? formatJson : formatText;
   const stats: RunStats = { accepted: 0, rejected: 0, commands: 0, seconds: 0 };
@@ -66,7 +74,11 @@ export async function processStream(
   let decoder = new TextDecoder("utf-8");
   let base = 0;
 
-  for await (const batch of lineBatches(input, options.batch)) {
+  const tooLong = tooLongError(options.maxLineBytes);
+
+  for await (const batch of lineBatches(input, options.batch, {
+    maxLineBytes: options.maxLineBytes,
+  })) {
     const raw = engine.processLines(decoder.decode(batch.bytes), options.nowMs);
     decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
@@ -80,7 +92,11 @@ export async function processStream(
       } else if (record.kind === "rejected") {
         stats.rejected++;
         const line = base + record.index + 1;
-        errors += JSON.stringify({ line, error: record.error }) + "\n";
+        // The engine saw only the placeholder: say what was wrong instead.
+        const error = batch.tooLong.includes(record.index)
+          ? tooLong
+          : record.error;
+        errors += JSON.stringify({ line, error }) + "\n";
       }
     }
     base += batch.lines;
@@ -103,10 +119,23 @@ export function summaryLine(stats: RunStats, engine: EngineName): string {
   );
 }
 
-function parseNow(value: string): number {
+/**
+ * Parses `--now`: whole unix seconds written as a decimal integer, within
+ * the times both engines accept. Hex, exponents, spaces and fractions are
+ * refused rather than read as something the user may not have meant.
+ */
+export function parseNow(value: string): number {
+  if (!/^-?[0-9]+$/.test(value)) {
+    throw new InvalidArgumentError(
+      "expected whole unix seconds as a decimal integer, e.g. 1696118400",
+    );
+  }
   const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n)) {
-    throw new InvalidArgumentError("expected unix seconds, e.g. 1696118400");
+  if (n < MIN_TIME || n > MAX_TIME) {
+    throw new InvalidArgumentError(
+      `out of range; expected ${MIN_TIME} (0001-01-01T00:00:00Z) to ` +
+        `${MAX_TIME} (2099-12-31T23:59:59Z)`,
+    );
   }
   return n;
 }
@@ -146,10 +175,15 @@ const PROCESS_HELP = `
 Input is NDJSON, one event per line. Commands go to stdout, one per line,
 ready for redis-cli; each rejected event goes to stderr as one JSON line
 {"line": N, "error": "..."} (N counts every input line from 1, blank ones
-included); a summary line ends stderr.
+included; a line longer than 64 MiB is rejected unread); a summary line
+ends stderr.
+
+--now takes whole unix seconds as a decimal integer (no fraction, hex or
+exponent), from -62135596800 (0001-01-01) to 4102444799 (2099-12-31
+23:59:59 UTC), the times the engines accept.
 
 Exit codes: 0 after a run, 1 with --strict when an event was rejected,
-2 for bad usage or a bad config.
+2 for bad usage (an option given twice included) or a bad config.
 
 Examples:
   $ traqq process events.ndjson --config traqq.json
@@ -168,8 +202,13 @@ When Redis stays unreachable longer than --retry-for, the run stops and
 says which lines were applied; run it again with the --run-id and
 --skip-lines it prints, and no event counts twice.
 
+A line longer than 64 MiB is rejected unread. With a retention, events
+whose buckets are already older than it are counted in the summary:
+their counters expire at once.
+
 Exit codes: 0 after a run (rejected events included), 1 when the store
-failed, 2 for bad usage or a bad config.
+failed or could not be saved, 2 for bad usage (an option given twice
+included) or a bad config.
 
 Examples:
   $ traqq ingest events.ndjson --config traqq.json
@@ -183,7 +222,8 @@ and --to also take RFC 3339 instants or unix seconds (--to excluded).
 Read from the store and layout the data was ingested with.
 
 Exit codes: 0 after an answer (an empty one included), 1 when the store
-cannot be read, 2 for bad usage, a bad config or a bad query.
+cannot be read, 2 for bad usage (an option given twice included), a bad
+config or a bad query.
 
 Examples:
   $ traqq query -c traqq.json --metric add --pattern event --range last-7-days
@@ -377,7 +417,33 @@ export function buildProgram(actions: Actions): Command {
     )
     .addHelpText("after", SERVE_HELP)
     .action(actions.serve);
+
+  for (const command of program.commands) giveOnce(command);
   return program;
+}
+
+/**
+ * Makes each option of `command` that takes one value fail when given
+ * twice: commander would keep the last silently, and `--now 1 --now 2`
+ * is more likely a mistake than a wish.
+ */
+function giveOnce(command: Command): void {
+  for (const option of command.options) {
+    if (!(option.required || option.optional) || option.variadic) continue;
+    // A choices() or custom parser stays: it runs after the check.
+    const parse = option.parseArg;
+    let given = false;
+    option.argParser((value: string, previous: unknown) => {
+      if (given) {
+        command.error(
+          `error: option '${option.flags}' is given more than once; give it once`,
+          { exitCode: 2, code: "traqq.repeatedOption" },
+        );
+      }
+      given = true;
+      return parse ? parse(value, previous) : value;
+    });
+  }
 }
 
 /**

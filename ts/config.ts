@@ -13,7 +13,8 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
-const limit = z.number().int().min(1);
+// Limits are counts; the wasm core holds them in 32 bits.
+const limit = z.number().int().min(1).max(1_000_000_000);
 
 const schema = z
   .object({
@@ -78,6 +79,8 @@ function describeIssue(issue: z.core.$ZodIssue): string {
       return `${where}: expected one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
     case "too_small":
       return `${where}: must be at least ${issue.minimum}`;
+    case "too_big":
+      return `${where}: must be at most ${issue.maximum}`;
     default:
       return `${where}: ${issue.message}`;
   }
@@ -97,6 +100,9 @@ function checkRules(config: Config): void {
   const fail = (path: string, msg: string): never => {
     throw new ConfigError(`${path}: ${msg}`);
   };
+  if (!config.prefix.isWellFormed()) {
+    fail("prefix", "holds a lone surrogate");
+  }
   if (/[\p{White_Space}\p{Cc}]/u.test(config.prefix)) {
     fail("prefix", "must not contain white space or control characters");
   }
@@ -192,6 +198,10 @@ const BAD_NAME_CHAR = /[~:\p{White_Space}\p{Cc}]/u;
 /** Why `name` cannot be a property name, or `undefined` if it can. */
 function checkName(name: string): string | undefined {
   if (name === "") return "property name is empty";
+  // Event keys have lone surrogates replaced, so such a name never matches.
+  if (!name.isWellFormed()) {
+    return `property name ${JSON.stringify(name)} holds a lone surrogate`;
+  }
   const bad = BAD_NAME_CHAR.exec(name);
   if (!bad) return undefined;
   const c = bad[0];

@@ -56,6 +56,11 @@ export class Engine {
    */
   processLines(ndjson: string, nowMs: number = this.clock()): string {
     if (this.freed) throw new EngineError("engine used after free()");
+    if (typeof nowMs !== "number" || !Number.isFinite(nowMs)) {
+      throw new EngineError(
+        `processing time must be a finite number of milliseconds, got ${String(nowMs)}`,
+      );
+    }
     return this.core.processLines(ndjson, nowMs);
   }
 
@@ -71,7 +76,12 @@ export class Engine {
     events: string | object | readonly (string | object)[],
     nowMs: number = this.clock(),
   ): EventResult[] {
-    return toResults(this.processLines(toNdjson(events), nowMs));
+    const { text, unwritable } = serialize(events);
+    const results = toResults(this.processLines(text, nowMs));
+    // An event JSON cannot write (a BigInt, a cycle) went in as `null`;
+    // its result says why instead of "not an object".
+    for (const [i, why] of unwritable) results[i] = { ok: false, error: why };
+    return results;
   }
 
   /** Frees the engine's memory; the engine must not be used after. */
@@ -86,16 +96,38 @@ export class Engine {
 export function toNdjson(
   events: string | object | readonly (string | object)[],
 ): string {
-  if (typeof events === "string") return events;
+  return serialize(events).text;
+}
+
+/**
+ * NDJSON text of events, one line each. An object `JSON.stringify`
+ * cannot write becomes the line `null` (which every engine rejects), and
+ * `unwritable` says which, and why, so one such event stops no other.
+ */
+export function serialize(
+  events: string | object | readonly (string | object)[],
+): {
+  text: string;
+  unwritable: Map<number, string>;
+} {
+  const unwritable = new Map<number, string>();
+  if (typeof events === "string") return { text: events, unwritable };
   const list = Array.isArray(events) ? events : [events];
-  let out = "";
-  for (const e of list) {
-    // A line break inside a string event would split it in two.
-    const line =
-      typeof e === "string" ? e.replace(/\n/g, " ") : JSON.stringify(e);
-    out += (line ?? "null") + "\n";
-  }
-  return out;
+  let text = "";
+  list.forEach((e, i) => {
+    let line: string | undefined;
+    try {
+      // A line break inside a string event would split it in two.
+      line = typeof e === "string" ? e.replace(/\n/g, " ") : JSON.stringify(e);
+    } catch (err) {
+      unwritable.set(
+        i,
+        `event cannot be written as JSON: ${(err as Error).message}`,
+      );
+    }
+    text += (line ?? "null") + "\n";
+  });
+  return { text, unwritable };
 }
 
 /** Validates the config and builds an engine around the chosen core. */

@@ -4,15 +4,16 @@
  * reported with their input lines; when the store stays unreachable the
  * run stops with an {@link IngestError} that says where to resume.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 
 import { decodeBatch } from "./batch.js";
-import { toNdjson, type Engine } from "./engine.js";
+import { serialize, type Engine } from "./engine.js";
 import { lineBatches } from "./lines.js";
-import { layoutKey } from "./store/keys.js";
+import { checkTaggable, layoutKey } from "./store/keys.js";
 import { resolveLayout } from "./store/layout.js";
 import { BatchPlanner, type Retention } from "./store/plan.js";
 import type { Layout, OpFailure, Store } from "./store/types.js";
+import type { Config } from "./types.js";
 
 /** Options of {@link ingest} and {@link record}. */
 export interface IngestOptions {
@@ -106,8 +107,15 @@ export async function record(
   events: string | object | readonly (string | object)[],
   options: IngestOptions,
 ): Promise<IngestStats> {
-  const text = toNdjson(events);
-  const run = new Run(options, 0);
+  const { text, unwritable } = serialize(events);
+  const run = new Run(
+    {
+      ...options,
+      onRejected: (line, reason) =>
+        options.onRejected?.(line, unwritable.get(line - 1) ?? reason),
+    },
+    0,
+  );
   const lines =
     text === "" ? 0 : text.split("\n").length - (text.endsWith("\n") ? 1 : 0);
   await run.batch(text, lines);
@@ -142,6 +150,7 @@ class Run {
     if (this.planner) return this.planner;
     const { engine, store } = this.options;
     const prefix = engine.config.prefix;
+    if (store.tagged) checkTaggable(prefix, configPatterns(engine.config));
     const { layout, recorded } = await resolveLayout(
       store,
       prefix,
@@ -180,7 +189,10 @@ class Run {
     }
     const commands = planner.commandCount;
     const ops = planner.opCount;
-    const planned = planner.finish(`${this.stats.runId}:${first}`);
+    // The id names the batch's text too: a run id reused on other input
+    // must not match the markers of batches that landed before.
+    const digest = createHash("sha1").update(text).digest("hex").slice(0, 12);
+    const planned = planner.finish(`${this.stats.runId}:${first}:${digest}`);
     let failures: OpFailure[];
     try {
       failures = planned.groups.length > 0 ? await store.apply(planned) : [];
@@ -213,6 +225,16 @@ class Run {
     this.stats.seconds = (Date.now() - this.started) / 1000;
     return { ...this.stats };
   }
+}
+
+/** Every pattern of a config with the field that names it. */
+export function* configPatterns(config: Config): Generator<[string, string]> {
+  const m = config.mapping;
+  for (const kind of ["bitmap", "add", "top"] as const) {
+    for (const [i, p] of m[kind].entries()) yield [`mapping.${kind}[${i}]`, p];
+  }
+  for (const [i, av] of m.addValue.entries())
+    yield [`mapping.addValue[${i}].key`, av.key];
 }
 
 /** Passes over the first `n` lines of a byte stream. */

@@ -108,8 +108,12 @@ export async function query(
   const by = q.by ?? "day";
   const canonical = canonicalPattern(q.pattern);
   if (canonical.error) throw new QueryError(`pattern: ${canonical.error}`);
-  if (q.metric === "adv" && !q.addKey)
-    throw new QueryError("addKey: required for adv");
+  checkAsked(config, q, canonical.name);
+  if (ctx.store.tagged && /[{}]/.test(canonical.name + config.prefix)) {
+    throw new QueryError(
+      `pattern: "{" and "}" cannot be used with a Redis Cluster (they mark hash tags)`,
+    );
+  }
   if (by === "hour" && !config.time.storeHourly) {
     throw new QueryError(
       "by: hour buckets need time.storeHourly in the config",
@@ -210,6 +214,64 @@ export async function query(
     buckets: result,
     totals: ranked,
   };
+}
+
+/**
+ * Refuses a query that could only come back empty: a pattern the config
+ * does not map for the metric, a sum of a property it does not sum, or
+ * options that do not apply to the metric.
+ */
+function checkAsked(config: Config, q: QueryOptions, pattern: string): void {
+  const m = config.mapping;
+  const same = (p: string) => canonicalPattern(p).name === pattern;
+  const metrics = ["bmp", "add", "adv", "top"];
+  if (!metrics.includes(q.metric)) {
+    throw new QueryError(
+      `metric: expected one of ${metrics.join(", ")}, got ${JSON.stringify(q.metric)}`,
+    );
+  }
+  if (q.metric === "adv") {
+    const sums = m.addValue.filter((av) => same(av.key)).map((av) => av.addKey);
+    if (sums.length === 0) {
+      throw new QueryError(
+        `pattern: ${JSON.stringify(pattern)} is not in mapping.addValue`,
+      );
+    }
+    if (!q.addKey)
+      throw new QueryError(
+        `addKey: required for adv (configured: ${sums.join(", ")})`,
+      );
+    if (!sums.includes(q.addKey)) {
+      throw new QueryError(
+        `addKey: ${JSON.stringify(pattern)} sums ${sums.join(", ")}, not ${JSON.stringify(q.addKey)}`,
+      );
+    }
+  } else {
+    if (q.addKey !== undefined) throw new QueryError("addKey: only for adv");
+    const list = { bmp: m.bitmap, add: m.add, top: m.top }[q.metric];
+    if (!list.some(same)) {
+      const field = { bmp: "bitmap", add: "add", top: "top" }[q.metric];
+      throw new QueryError(
+        `pattern: ${JSON.stringify(pattern)} is not in mapping.${field}`,
+      );
+    }
+  }
+  if (
+    q.metric === "bmp" &&
+    (q.top !== undefined || q.values || q.valuePrefix !== undefined)
+  ) {
+    throw new QueryError(
+      "top, values, prefix: a unique count has no values to pick from",
+    );
+  }
+  if (q.range && (q.from !== undefined || q.to !== undefined)) {
+    throw new QueryError("range: give a named range or from and to, not both");
+  }
+  if (q.top !== undefined && !(Number.isInteger(q.top) && q.top >= 1)) {
+    throw new QueryError(
+      `top: expected a whole number of at least 1, got ${q.top}`,
+    );
+  }
 }
 
 /** The store's recorded layout, checked against the one asked for. */

@@ -8,6 +8,11 @@
  * for up to `flushMs` (or `batchEvents` events), then go to the store as
  * one batch, and each request is answered once its own events landed.
  *
+ * Every error, fastify's and Node's own included, is answered as
+ * `{"error": "..."}`. A request must arrive whole within
+ * `requestTimeoutMs`, and `close()` gives requests in flight `graceMs`
+ * before it closes their connections, so no client can hold it up.
+ *
  * @example
  * const server = await startServer({ config, store, layout: "flat", engine: "wasm", host: "127.0.0.1", port: 8080 });
  * // curl -d '{"event":"signup"}' -H 'content-type: application/json' localhost:8080/events
@@ -16,9 +21,17 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { STATUS_CODES } from "node:http";
 import type { AddressInfo } from "node:net";
 import { extname, join } from "node:path";
+import { Transform, type Duplex, type Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
+import {
+  createBrotliDecompress,
+  createGunzip,
+  createInflate,
+  type Gunzip,
+} from "node:zlib";
 
 import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
 
@@ -33,7 +46,7 @@ import {
   type QueryOptions,
   type RangeShortcut,
 } from "./query.js";
-import type { Metric } from "./store/keys.js";
+import { layoutKey, type Metric } from "./store/keys.js";
 import type { Layout, OpFailure, Store } from "./store/types.js";
 import type { Clock, Config, EngineName } from "./types.js";
 
@@ -62,14 +75,52 @@ export interface ServerOptions {
   webRoot?: string;
   /** Where problems no response can carry go; default stderr. */
   log?: (message: string) => void;
+  /**
+   * A request's headers and body must arrive within this many ms, or it
+   * is answered 408 and its connection closed; default 30 s, 0 for none.
+   */
+  requestTimeoutMs?: number;
+  /**
+   * How long `close()` lets requests in flight finish before it closes
+   * their connections; default 5 s.
+   */
+  graceMs?: number;
+  /** How long `GET /health` waits for the store to answer; default 1 s. */
+  healthTimeoutMs?: number;
 }
 
 /** A running server. */
 export interface RunningServer {
   /** Base URL, e.g. `http://127.0.0.1:43117`. */
   url: string;
-  /** Stops accepting, records pending events, then closes the store. */
+  /**
+   * Stops accepting, lets requests in flight finish for `graceMs`, closes
+   * the connections still open, records pending events, then closes the
+   * store. Calling it again returns the same promise.
+   */
   close(): Promise<void>;
+  /** Ends the grace period of a `close()` under way: open connections close now. */
+  closeConnections(): void;
+  /** Events the store took and requests were told about (`accepted`), so far. */
+  readonly acknowledged: number;
+  /** Events received and not yet written: their requests wait for an answer. */
+  readonly unanswered: number;
+}
+
+/** The server could not listen on the host and port it was given. */
+export class ListenError extends Error {
+  override name = "ListenError";
+
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    /** What went wrong, in words: `unknown host`, `the port is in use`. */
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    const where = host.includes(":") ? `[${host}]` : host;
+    super(`cannot listen on ${where}:${port}: ${reason}`, options);
+  }
 }
 
 /** The answer of `POST /events`. */

@@ -161,9 +161,12 @@ function formParams(): URLSearchParams {
     p.set("to", v("to"));
   } else p.set("range", v("range"));
   p.set("by", v("by"));
-  if (v("top")) p.set("top", v("top"));
-  if (v("values")) p.set("values", v("values"));
-  if (v("prefix")) p.set("prefix", v("prefix"));
+  // A unique count has no values to rank or pick; the server refuses them.
+  if (v("metric") !== "bmp") {
+    if (v("top")) p.set("top", v("top"));
+    if (v("values")) p.set("values", v("values"));
+    if (v("prefix")) p.set("prefix", v("prefix"));
+  }
   return p;
 }
 

@@ -163,6 +163,9 @@ impl Config {
             if value < 1 {
                 return err(&format!("limits.{name}"), "must be at least 1".into());
             }
+            if value > 1_000_000_000 {
+                return err(&format!("limits.{name}"), "must be at most 1000000000".into());
+            }
         }
 
         let m = &self.mapping;

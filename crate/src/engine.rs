@@ -329,16 +329,25 @@ fn sanitize_cow<'a>(s: &Cow<'a, str>, max: usize) -> Option<Cow<'a, str>> {
 /// The amount of an `addValue`, written as a number literal would be.
 fn amount<'a>(p: &Prop<'a>, max: usize) -> Option<Cow<'a, str>> {
     match p {
-        Prop::Num(lit) => format_number(lit),
+        Prop::Num(lit) => finite_amount(lit),
         Prop::Str(s) => {
             let clean = sanitize(s, max)?;
             if !is_json_number(&clean) {
                 return None;
             }
-            format_number(&clean).map(|c| Cow::Owned(c.into_owned()))
+            finite_amount(&clean).map(|c| Cow::Owned(c.into_owned()))
         }
         _ => None,
     }
+}
+
+/// A number literal as an amount: like a property value, but an integer
+/// too long for a double is no amount (Redis could not add it either).
+fn finite_amount(lit: &str) -> Option<Cow<'_, str>> {
+    if is_integer_literal(lit) && !lit.parse::<f64>().is_ok_and(f64::is_finite) {
+        return None;
+    }
+    format_number(lit)
 }
 
 /// The event time in unix seconds; `None` means use the processing time.

@@ -213,6 +213,7 @@ fn amounts_are_numbers_or_numeric_strings() {
         ("\"abc\"", None),
         ("true", None),
         ("\"1e400\"", None),
+        (&"9".repeat(401), None),
     ];
     for (v, want) in cases {
         let out = run(config, &format!(r#"{{"event":"e","v":{v}}}"#), 0);

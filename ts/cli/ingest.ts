@@ -4,9 +4,14 @@
  * progress and a summary on stderr.
  */
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import { MultiBar, type SingleBar } from "cli-progress";
 
+import { decodeBatch } from "../batch.js";
+import type { Engine } from "../engine.js";
+import { lineBatches, tooLongError } from "../lines.js";
 import { createEngine, ingest, IngestError } from "../node.js";
+import { parseEngineKey } from "../store/keys.js";
 import { LayoutMismatchError } from "../store/layout.js";
 import type { IngestStats } from "../ingest.js";
 import type { Retention } from "../store/plan.js";
@@ -44,8 +49,9 @@ export async function runIngest(
   file: string,
   opts: IngestCommandOptions,
 ): Promise<number> {
-  const config = readConfig(opts.config);
+  // The store's path first: a bad one must fail before anything is read.
   const choice = chooseStore(opts);
+  const config = readConfig(opts.config);
   const runId = opts.runId ?? randomBytes(6).toString("hex");
   // The id is echoed back in a resume command line: keep it shell-safe.
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(runId)) {
@@ -72,12 +78,30 @@ export async function runIngest(
   });
 
   let bytesRead = 0;
-  async function* counted(): AsyncGenerator<Uint8Array> {
+  let linesRead = 0;
+  // 1-based numbers of the lines cut out for their length. ingest() only
+  // sees their placeholders, so its rejection reason is replaced here.
+  const tooLong = new Set<number>();
+  async function* read(): AsyncGenerator<Uint8Array> {
     for await (const chunk of input.stream as AsyncIterable<Uint8Array>) {
       bytesRead += chunk.length;
       yield chunk;
     }
   }
+  async function* counted(): AsyncGenerator<Uint8Array> {
+    // Cut here, before ingest() decodes a batch, so that no line it sees
+    // can be too long; it cuts its own batches again, so only bytes matter.
+    for await (const batch of lineBatches(read(), Infinity)) {
+      for (const i of batch.tooLong) tooLong.add(linesRead + i + 1);
+      linesRead += batch.lines;
+      yield batch.bytes;
+    }
+  }
+  const expired = { events: 0 };
+  const watched =
+    Object.keys(retention).length > 0
+      ? watchExpiry(engine, retention, expired)
+      : engine;
   const progress = new Progress(input.size);
   const skip = opts.skipLines ?? 0;
   let landed = skip;
@@ -94,7 +118,7 @@ export async function runIngest(
   let stats: IngestStats;
   try {
     stats = await ingest(counted(), {
-      engine,
+      engine: watched,
       store: opened.store,
       layout: opts.layout,
       retention,
@@ -102,7 +126,12 @@ export async function runIngest(
       runId,
       skipLines: skip,
       onRejected: (line, error) =>
-        progress.log(JSON.stringify({ line, error })),
+        progress.log(
+          JSON.stringify({
+            line,
+            error: tooLong.has(line) ? tooLongError() : error,
+          }),
+        ),
       onFailure: (f) => progress.log(failureLine(f)),
       onProgress: (s) => {
         landed = s.lines;
@@ -136,18 +165,96 @@ export async function runIngest(
   // then clear the note so the summary stands alone.
   const note = choice.kind === "memory" && process.stderr.isTTY === true;
   if (note) process.stderr.write(`traqq: saving ${choice.file} ...`);
+  let saveError: unknown;
   try {
     await opened.release(true);
+  } catch (e) {
+    saveError = e;
   } finally {
     process.off("SIGINT", interrupted);
     if (note) process.stderr.write("\r\x1b[2K");
   }
   const saveSeconds = (performance.now() - savingFrom) / 1000;
+
+  // Skipping more lines than the input holds is most likely a resume
+  // against the wrong file: the summary counts what was really there.
+  const skipped = Math.min(skip, linesRead);
+  if (skipped < skip) {
+    process.stderr.write(
+      `traqq: warning: --skip-lines ${skip}, but the input has only ` +
+        `${linesRead} line${linesRead === 1 ? "" : "s"}; nothing was ingested\n`,
+    );
+  }
   const where = `${describeStore(choice)} (${stats.layout} layout, ${opts.engine} engine)`;
+  const saved =
+    choice.kind === "memory" && saveError === undefined ? saveSeconds : null;
   process.stderr.write(
-    summary(stats, skip, where, choice.kind === "memory" ? saveSeconds : null),
+    summary(
+      { ...stats, lines: stats.lines - skip + skipped },
+      skipped,
+      where,
+      saved,
+      Object.keys(retention).length > 0 ? expired.events : null,
+    ),
   );
+  if (saveError !== undefined) {
+    process.stderr.write(`traqq: ${saveFailure(choice, saveError)}\n`);
+    return 1;
+  }
   return 0;
+}
+
+/**
+ * What went wrong saving the memory store, and where this run's data is:
+ * a failed rename leaves the complete store in the temporary file.
+ */
+function saveFailure(choice: StoreChoice, e: unknown): string {
+  const error = e as NodeJS.ErrnoException & { dest?: string };
+  const file = choice.kind === "memory" ? choice.file : describeStore(choice);
+  const head = `cannot save memory store ${file}: ${error.message ?? String(e)}`;
+  if (
+    error.syscall === "rename" &&
+    typeof error.path === "string" &&
+    existsSync(error.path)
+  ) {
+    return (
+      `${head}; the store with this run's events is in ${error.path}: ` +
+      `move it to ${file} to keep it`
+    );
+  }
+  return `${head}; ${file} was left as it was, without this run's events`;
+}
+
+/**
+ * `engine`, counting in `into` the accepted events that write into a
+ * bucket whose retention has already run out: their counters expire as
+ * soon as they are written, though the summary counts them accepted.
+ */
+function watchExpiry(
+  engine: Engine,
+  retention: Retention,
+  into: { events: number },
+): Engine {
+  const prefix = engine.config.prefix;
+  // Everything else (config, free) is the engine's own.
+  return Object.create(engine, {
+    processLines: {
+      value: (text: string, nowMs?: number): string => {
+        const raw = engine.processLines(text, nowMs);
+        const now = Date.now() / 1000;
+        for (const r of decodeBatch(raw)) {
+          if (r.kind !== "accepted") continue;
+          const gone = r.commands.some((c) => {
+            const { place } = parseEngineKey(prefix, c[1]!);
+            const keep = retention[place.bucket];
+            return keep !== undefined && place.ts + keep <= now;
+          });
+          if (gone) into.events++;
+        }
+        return raw;
+      },
+    },
+  }) as Engine;
 }
 
 /** What a refused write looks like on stderr: one JSON line. */
@@ -166,12 +273,17 @@ function whatLanded(choice: StoreChoice, lines: number, runId: string): string {
   );
 }
 
-/** The final report: totals, merging, speed and where the data went. */
+/**
+ * The final report: totals, merging, speed and where the data went;
+ * with a retention, `expired` counts events whose buckets were already
+ * past it.
+ */
 export function summary(
   s: IngestStats,
   skipped: number,
   where: string,
   saveSeconds: number | null,
+  expired: number | null = null,
 ): string {
   const events = s.accepted + s.rejected;
   const perEvent = (n: number) =>
@@ -188,7 +300,11 @@ export function summary(
     `per event\n` +
     `  writes    ${s.ops} after merging, ${perEvent(s.ops)} per event, ` +
     `${s.failedOps} refused\n` +
-    `  speed     ${rate} events/s (${s.seconds.toFixed(2)} s${saved})\n`
+    `  speed     ${rate} events/s (${s.seconds.toFixed(2)} s${saved})\n` +
+    (expired !== null && expired > 0
+      ? `  expired   ${expired} accepted events fell in buckets already older ` +
+        `than the retention: their counters expired at once\n`
+      : "")
   );
 }
 

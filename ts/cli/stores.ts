@@ -9,9 +9,10 @@ import {
   openSync,
   readFileSync,
   rmSync,
+  statSync,
   writeSync,
 } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, sep } from "node:path";
 
 import { openMemoryStore, RedisStore, StoreUnavailableError } from "../node.js";
 import type { Layout, Store } from "../store/types.js";
@@ -37,7 +38,8 @@ export type StoreChoice =
 /**
  * Picks the store: an explicit `--store`, `--redis` or `--cluster`
  * first, then `REDIS_URL` from the environment, then the memory store
- * in {@link DEFAULT_STORE_FILE}.
+ * in {@link DEFAULT_STORE_FILE}. A memory store's path is checked here,
+ * before anything is read or locked (see {@link checkStorePath}).
  */
 export function chooseStore(
   flags: StoreFlags,
@@ -75,7 +77,59 @@ export function chooseStore(
     checkRedisUrl(url, flags.redis !== undefined ? "--redis" : "REDIS_URL");
     return { kind: "redis", url };
   }
-  return { kind: "memory", file: flags.store ?? DEFAULT_STORE_FILE };
+  const file = flags.store ?? DEFAULT_STORE_FILE;
+  checkStorePath(file, flags.store !== undefined ? "--store" : "the store");
+  return { kind: "memory", file };
+}
+
+/**
+ * Fails with a usage error naming `source` unless `file` can be a memory
+ * store's file: a non-empty path that is a regular file or nothing yet,
+ * under a folder that exists or can be made (no file on the way).
+ *
+ * @example
+ * checkStorePath("data", "--store"); // --store data: is a directory; ...
+ */
+export function checkStorePath(file: string, source: string): void {
+  const fail = (why: string): never => {
+    throw new UsageError(`${source} ${file}: ${why}`);
+  };
+  if (file === "") {
+    throw new UsageError(`${source} "": expected a file path`);
+  }
+  if (file.endsWith("/") || file.endsWith(sep)) {
+    fail("ends with a path separator; expected a file path");
+  }
+  const stat = statOrNull(file, fail);
+  if (stat?.isDirectory()) {
+    fail(`is a directory; expected a file path, such as ${file}/store.jsonl.gz`);
+  }
+  // Renaming the saved store over a device or a FIFO would replace it.
+  if (stat && !stat.isFile()) fail("is not a regular file");
+  // The nearest folder that exists must be a folder; below it, mkdir
+  // makes the rest.
+  for (let dir = dirname(file); ; dir = dirname(dir)) {
+    const up = statOrNull(dir, fail);
+    if (up?.isDirectory()) return;
+    if (up) fail(`${dir} is not a directory, so it cannot hold the file`);
+    if (dirname(dir) === dir) return;
+  }
+}
+
+/** `stat` of `path`, or null when nothing is there. */
+function statOrNull(
+  path: string,
+  fail: (why: string) => never,
+): ReturnType<typeof statSync> | null {
+  try {
+    return statSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return null;
+    // ENOTDIR: a file is on the way, which the walk up then names.
+    if (code === "ENOTDIR") return null;
+    return fail(`cannot be checked: ${(e as Error).message}`);
+  }
 }
 
 function checkRedisUrl(url: string, source: string): void {
@@ -140,7 +194,9 @@ export async function openForWriting(
   try {
     mkdirSync(dir, { recursive: true });
   } catch (e) {
-    throw new UsageError(`cannot create ${dir}: ${(e as Error).message}`);
+    throw new UsageError(
+      `${choice.file}: cannot create its folder ${dir}: ${(e as Error).message}`,
+    );
   }
   const unlock = lock(choice.file);
   try {

@@ -224,10 +224,19 @@ function value(kind: number, text: string, max: number): string | null {
 
 /** The amount of an `addValue`, written as a number literal would be. */
 function amount(kind: number, text: string, max: number): string | null {
-  if (kind === Kind.Num) return formatNumber(text);
+  if (kind === Kind.Num) return finiteAmount(text);
   if (kind !== Kind.Str) return null;
   const clean = sanitize(text, max);
-  return clean !== null && isJsonNumber(clean) ? formatNumber(clean) : null;
+  return clean !== null && isJsonNumber(clean) ? finiteAmount(clean) : null;
+}
+
+/**
+ * A number literal as an amount: like a property value, but an integer
+ * too long for a double is no amount (Redis could not add it either).
+ */
+function finiteAmount(lit: string): string | null {
+  if (isIntegerLiteral(lit) && !Number.isFinite(Number(lit))) return null;
+  return formatNumber(lit);
 }
 
 /** The event time in unix seconds; `null` means use the processing time. */

@@ -8,6 +8,7 @@
  * keyspace. On a Cluster the pattern segment is a hash tag (`{event}`):
  * every bucket of one metric and pattern then shares a slot.
  */
+import { ConfigError } from "../config.js";
 import type { Layout } from "./types.js";
 
 /** The metric types of the spec's section 4. */
@@ -104,4 +105,27 @@ export function parseEngineKey(
 export function layoutKey(style: Omit<KeyStyle, "layout">): string {
   const pre = style.prefix === "" ? "" : style.prefix + ":";
   return style.tagged ? `${pre}{traqq}:layout` : `${pre}traqq:layout`;
+}
+
+/**
+ * On a Cluster the pattern is the key's hash tag, so a `{` or `}` in it
+ * (or in the prefix, which comes first) would move keys to other slots.
+ * Throws with the field that holds one.
+ */
+export function checkTaggable(
+  prefix: string,
+  patterns: Iterable<[string, string]>,
+): void {
+  if (/[{}]/.test(prefix)) {
+    throw new ConfigError(
+      `prefix: "{" and "}" cannot be used with a Redis Cluster (they mark hash tags)`,
+    );
+  }
+  for (const [field, pattern] of patterns) {
+    if (/[{}]/.test(pattern)) {
+      throw new ConfigError(
+        `${field}: pattern ${JSON.stringify(pattern)}: "{" and "}" cannot be used with a Redis Cluster (they mark hash tags)`,
+      );
+    }
+  }
 }
