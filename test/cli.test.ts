@@ -6,8 +6,16 @@
  * numbers are counted here from the generated input, never taken from
  * the program's own output.
  */
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import {
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -730,6 +738,307 @@ describe("traqq ingest into Redis", () => {
       expected + twice,
     );
   });
+});
+
+describe("bad paths, limits and options", () => {
+  let config: string;
+  let one: string;
+  const oneEvent = `{"event":"a","ts":${D0}}\n`;
+  beforeAll(() => {
+    config = writeConfig(dir, "edges");
+    one = join(dir, "edges.ndjson");
+    writeFileSync(one, oneEvent);
+    mkdirSync(join(dir, "a-folder"), { recursive: true });
+  });
+
+  it.each([
+    ["a-folder", "--store a-folder: is a directory"],
+    ["", '--store "": expected a file path'],
+    [
+      "edges.ndjson/x.gz",
+      "--store edges.ndjson/x.gz: edges.ndjson is not a directory",
+    ],
+    [
+      "edges.ndjson/deeper/x.gz",
+      "--store edges.ndjson/deeper/x.gz: edges.ndjson is not a directory",
+    ],
+    ["a-folder/", "--store a-folder/: ends with a path separator"],
+  ])(
+    "refuses --store %j before reading or locking anything",
+    async (store, message) => {
+      for (const command of ["ingest", "query"]) {
+        const args =
+          command === "ingest"
+            ? [command, one, "-c", config, "--store", store]
+            : [command, "-c", config, "--store", store, "--metric", "add"];
+        const r = await traqq(
+          command === "query"
+            ? [...args, "--pattern", "event", ...RANGE]
+            : args,
+          { cwd: dir },
+        );
+        expect(r.code, r.stderr).toBe(2);
+        expect(r.stderr).toContain(`traqq: ${message}`);
+      }
+      expect(readdirSync(dir).filter((f) => f.endsWith(".lock"))).toEqual([]);
+    },
+  );
+
+  it.skipIf(process.getuid?.() !== 0 || spawnSync("chattr", ["--help"]).error)(
+    "a failed save exits 1 and says the data is in the .tmp file",
+    async () => {
+      const file = join(dir, "immutable.jsonl.gz");
+      const args = ["ingest", one, "-c", config, "--store", file];
+      expect((await traqq(args)).code).toBe(0);
+      // An immutable file cannot be renamed over, even by root.
+      if (spawnSync("chattr", ["+i", file]).status !== 0) return;
+      try {
+        const r = await traqq(args);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain("lines     1: 1 accepted");
+        const m =
+          /traqq: cannot save memory store .*EPERM.*this run's events included, is in (\S+\.tmp): move it to/.exec(
+            r.stderr,
+          );
+        expect(m, r.stderr).not.toBeNull();
+        expect(existsSync(`${file}.lock`)).toBe(false);
+        // The .tmp file holds both runs.
+        const q = await traqq([
+          "query",
+          "-c",
+          config,
+          "--store",
+          m![1]!,
+          "--metric",
+          "add",
+          "--pattern",
+          "event",
+          ...RANGE,
+          "--by",
+          "total",
+          "--json",
+        ]);
+        expect(JSON.parse(q.stdout).totals).toEqual([["a", 2]]);
+        rmSync(m![1]!);
+      } finally {
+        spawnSync("chattr", ["-i", file]);
+      }
+    },
+  );
+
+  it("a save that cannot even start exits 1 and says nothing was kept", async () => {
+    // The store's path turns into a folder while the run waits for stdin.
+    const file = join(dir, "vanishing.jsonl.gz");
+    const child = spawn(
+      process.execPath,
+      [BIN, "ingest", "-", "-c", config, "--store", file],
+      { stdio: ["pipe", "pipe", "pipe"] },
+    );
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    const exited = new Promise<number | null>((r) => child.on("close", r));
+    while (!existsSync(`${file}.lock`)) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    mkdirSync(join(file, "inside"), { recursive: true });
+    child.stdin.end(oneEvent);
+    expect(await exited).toBe(1);
+    expect(stderr).toContain(`traqq: cannot save memory store ${file}:`);
+    expect(stderr).toContain("was left as it was, without this run's events");
+    expect(existsSync(`${file}.lock`)).toBe(false);
+  });
+
+  it("rejects a line over 64 MiB as too long and goes on with the rest", async () => {
+    const file = join(dir, "long-line.ndjson");
+    const out = createWriteStream(file);
+    out.write(oneEvent);
+    // A valid event: read whole, the engines would accept it.
+    out.write(`{"event":"b","ts":${D0},"pad":"`);
+    const mib = "x".repeat(1 << 20);
+    for (let i = 0; i < 65; i++) out.write(mib);
+    out.write('"}\n');
+    out.write(`{"event":"c","ts":${D0}}\n{"event":"d"`);
+    await new Promise((r) => out.end(r));
+    const error = { line: 2, error: "line is longer than 64 MiB" };
+
+    const p = await traqq(["process", file, "-c", config, "--batch", "2"]);
+    expect(p.code, p.stderr).toBe(0);
+    expect(p.stdout).toContain(":event:a");
+    expect(p.stdout).not.toContain(":event:b");
+    expect(p.stdout).toContain(":event:c");
+    expect(p.stderr).toContain(JSON.stringify(error));
+    // Line 4 is cut off, not too long.
+    expect(p.stderr).toContain('{"line":4,"error":"invalid JSON');
+    expect(p.stderr).toContain("4 events read, 2 accepted, 2 rejected");
+
+    const store = join(dir, "long-line.jsonl.gz");
+    const i = await traqq(["ingest", file, "-c", config, "--store", store]);
+    expect(i.code, i.stderr).toBe(0);
+    expect(i.stderr).toContain(JSON.stringify(error));
+    expect(i.stderr).toContain("lines     4: 2 accepted, 2 rejected");
+
+    // Resuming past the long line numbers the lines the same way.
+    const resumed = await traqq([
+      "ingest",
+      file,
+      "-c",
+      config,
+      "--store",
+      join(dir, "long-line-2.jsonl.gz"),
+      "--skip-lines",
+      "1",
+    ]);
+    expect(resumed.stderr).toContain(JSON.stringify(error));
+    expect(resumed.stderr).toContain("lines     4 (1 skipped): 1 accepted");
+  });
+
+  it.each([
+    ["1e20", "expected whole unix seconds as a decimal integer"],
+    ["0x10", "expected whole unix seconds as a decimal integer"],
+    [" 5", "expected whole unix seconds as a decimal integer"],
+    ["1.5", "expected whole unix seconds as a decimal integer"],
+    ["4102444800", "out of range; expected -62135596800"],
+    ["-62135596801", "out of range; expected -62135596800"],
+  ])("exits 2 naming --now for --now %j", async (now, message) => {
+    const r = await traqq(["process", one, "-c", config, `--now=${now}`]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("option '--now <seconds>'");
+    expect(r.stderr).toContain(message);
+    expect(r.stdout).toBe("");
+  });
+
+  it.each([
+    ["4102444799", "2099-12-31"],
+    ["-62135596800", "0001-01-01"],
+  ])("takes --now %s, an end of the range", async (now) => {
+    const config = join(dir, "no-time.json");
+    writeFileSync(config, JSON.stringify({ mapping: { add: ["event"] } }));
+    const r = await traqq(["process", "-", "-c", config, "--now", now], {
+      input: '{"event":"a"}\n',
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^INCR add:d:-?\d+:event:a\n$/);
+  });
+
+  it.each([[["process"]], [["ingest", "--store", "never.gz"]]])(
+    "exits 2 for a folder as input (%j)",
+    async (command) => {
+      const folder = join(dir, "a-folder");
+      const r = await traqq([...command, folder, "-c", config], { cwd: dir });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`traqq: ${folder}: is a directory`);
+    },
+  );
+
+  it("warns when --skip-lines passes over more lines than the input has", async () => {
+    const r = await traqq([
+      "ingest",
+      one,
+      "-c",
+      config,
+      "--store",
+      join(dir, "skipped.jsonl.gz"),
+      "--skip-lines",
+      "10",
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(
+      "warning: --skip-lines 10, but the input has only 1 line",
+    );
+    expect(r.stderr).toContain("lines     1 (1 skipped): 0 accepted");
+  });
+
+  it("counts the events a retention expires at once", async () => {
+    const store = join(dir, "retained.jsonl.gz");
+    const input = `${oneEvent}${oneEvent}{"event":"now"}\n`;
+    const r = await traqq(
+      ["ingest", "-", "-c", config, "--store", store, "--retention-days", "1"],
+      { input },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain("lines     3: 3 accepted");
+    expect(r.stderr).toContain(
+      "expired   2 events fell in buckets already past the retention",
+    );
+    const plain = await traqq(
+      ["ingest", "-", "-c", config, "--store", join(dir, "kept.jsonl.gz")],
+      { input },
+    );
+    expect(plain.stderr).not.toContain("expired");
+  });
+
+  it.each([
+    [["process", "--now", "1", "--now", "2"], "'--now <seconds>'"],
+    [["process", "--engine", "ts", "-e", "wasm"], "'-e, --engine <name>'"],
+    [["process", "-c", "x.json"], "'-c, --config <file>'"],
+    [["ingest", "--batch", "5", "--batch", "5"], "'--batch <lines>'"],
+    [["query", "--by", "day", "--by", "total"], "'--by <granularity>'"],
+  ])("exits 2 for an option given twice: %j", async (args) => {
+    const [command, ...rest] = args;
+    const r = await traqq([command!, "-c", config, ...rest]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/option '.+' is given more than once/);
+  });
+
+  it("reads a config that starts with a byte order mark", async () => {
+    const bom = join(dir, "bom.json");
+    writeFileSync(bom, "\ufeff" + JSON.stringify({ mapping: {} }));
+    const r = await traqq(["process", "-", "-c", bom, "--now", "0"], {
+      input: '{"event":"a"}\n',
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe("INCR add:d:0:event:a\n");
+  });
+
+  it("says an empty answer has no data for the pattern in the range", async () => {
+    const store = join(dir, "hint.jsonl.gz");
+    await traqq(["ingest", one, "-c", config, "--store", store]);
+    const r = await traqq([
+      "query",
+      "-c",
+      config,
+      "--store",
+      store,
+      "--metric",
+      "add",
+      "--pattern",
+      "event",
+      "--from",
+      "2020-01-01",
+      "--to",
+      "2020-01-02",
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe(
+      "traqq: no add data for pattern event from 2020-01-01 to 2020-01-02 " +
+        `(UTC) in memory store ${store}\n`,
+    );
+  });
+
+  it.each([
+    [["--add-key", "nope", "--pattern", "event"], 'sums "amount" per "event"'],
+    [
+      ["--add-key", "amount", "--pattern", "country"],
+      '"country" is not in the config\'s mapping.addValue; it has: event (amount)',
+    ],
+  ])(
+    "names the summed properties for --metric adv %j",
+    async (args, message) => {
+      const r = await traqq([
+        "query",
+        "-c",
+        config,
+        "--store",
+        join(dir, "none.gz"),
+        "--metric",
+        "adv",
+        ...args,
+        ...RANGE,
+      ]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(message);
+    },
+  );
 });
 
 describe("traqq serve", () => {

@@ -12,6 +12,7 @@ import {
   InvalidArgumentError,
   Option,
 } from "commander";
+import { ConfigError } from "./config.js";
 import { decodeBatch, formatJson, formatText } from "./batch.js";
 import { lineBatches, tooLongError } from "./lines.js";
 import type { Engine } from "./engine.js";
@@ -73,7 +74,6 @@ export async function processStream(
   // is a character of the line it starts, as in a whole-file decode.
   let decoder = new TextDecoder("utf-8");
   let base = 0;
-
   const tooLong = tooLongError(options.maxLineBytes);
 
   for await (const batch of lineBatches(input, options.batch, {
@@ -482,6 +482,8 @@ export async function run(argv: readonly string[]): Promise<number> {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     const message = e instanceof Error ? e.message : String(e);
     process.stderr.write(`traqq: ${message}\n`);
-    return e instanceof UsageError ? 2 : 1;
+    // A config the chosen store cannot take (say, braces on a Cluster) is
+    // a config error too.
+    return e instanceof UsageError || e instanceof ConfigError ? 2 : 1;
   }
 }

@@ -50,7 +50,8 @@ export function loadConfigFile(path: string): Config {
   }
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    // Editors on some systems start UTF-8 files with an invisible BOM.
+    json = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (e) {
     throw new ConfigError(
       `${path}: config is not valid JSON: ${(e as Error).message}`,

@@ -12,6 +12,7 @@ import type { Engine } from "../engine.js";
 import { lineBatches, tooLongError } from "../lines.js";
 import { createEngine, ingest, IngestError } from "../node.js";
 import { parseEngineKey } from "../store/keys.js";
+import { ConfigError } from "../config.js";
 import { LayoutMismatchError } from "../store/layout.js";
 import type { IngestStats } from "../ingest.js";
 import type { Retention } from "../store/plan.js";
@@ -141,7 +142,7 @@ export async function runIngest(
   } catch (e) {
     progress.stop();
     process.off("SIGINT", interrupted);
-    if (e instanceof LayoutMismatchError) {
+    if (e instanceof LayoutMismatchError || e instanceof ConfigError) {
       await opened.release(false);
       throw new UsageError(e.message);
     }
@@ -198,7 +199,8 @@ export async function runIngest(
     ),
   );
   if (saveError !== undefined) {
-    process.stderr.write(`traqq: ${saveFailure(choice, saveError)}\n`);
+    const file = choice.kind === "memory" ? choice.file : "";
+    process.stderr.write(`traqq: ${saveFailure(file, saveError)}\n`);
     return 1;
   }
   return 0;
@@ -208,18 +210,22 @@ export async function runIngest(
  * What went wrong saving the memory store, and where this run's data is:
  * a failed rename leaves the complete store in the temporary file.
  */
-function saveFailure(choice: StoreChoice, e: unknown): string {
-  const error = e as NodeJS.ErrnoException & { dest?: string };
-  const file = choice.kind === "memory" ? choice.file : describeStore(choice);
-  const head = `cannot save memory store ${file}: ${error.message ?? String(e)}`;
+function saveFailure(file: string, e: unknown): string {
+  const error = e as NodeJS.ErrnoException;
+  // The store's own errors name the file already.
+  const why = (error.message ?? String(e)).replace(
+    `memory store ${file}: `,
+    "",
+  );
+  const head = `cannot save memory store ${file}: ${why}`;
   if (
     error.syscall === "rename" &&
     typeof error.path === "string" &&
     existsSync(error.path)
   ) {
     return (
-      `${head}; the store with this run's events is in ${error.path}: ` +
-      `move it to ${file} to keep it`
+      `${head}; the whole store, this run's events included, is in ` +
+      `${error.path}: move it to ${file} to keep it`
     );
   }
   return `${head}; ${file} was left as it was, without this run's events`;
@@ -241,7 +247,8 @@ function watchExpiry(
     processLines: {
       value: (text: string, nowMs?: number): string => {
         const raw = engine.processLines(text, nowMs);
-        const now = Date.now() / 1000;
+        // As the memory store and Redis see it: whole seconds.
+        const now = Math.floor(Date.now() / 1000);
         for (const r of decodeBatch(raw)) {
           if (r.kind !== "accepted") continue;
           const gone = r.commands.some((c) => {
@@ -302,8 +309,8 @@ export function summary(
     `${s.failedOps} refused\n` +
     `  speed     ${rate} events/s (${s.seconds.toFixed(2)} s${saved})\n` +
     (expired !== null && expired > 0
-      ? `  expired   ${expired} accepted events fell in buckets already older ` +
-        `than the retention: their counters expired at once\n`
+      ? `  expired   ${expired} events fell in buckets already past the ` +
+        `retention, so expired at once\n`
       : "")
   );
 }

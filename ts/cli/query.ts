@@ -46,9 +46,10 @@ export interface QueryCommandOptions {
 
 /** Runs `traqq query` and resolves to the exit code. */
 export async function runQuery(opts: QueryCommandOptions): Promise<number> {
+  // The store's path first: a bad one must fail before anything is read.
+  const choice = chooseStore(opts);
   const config = readConfig(opts.config);
   const q = queryOptions(opts, config);
-  const choice = chooseStore(opts);
   await validate(config, q, opts.layout);
 
   const opened = await openForReading(choice, {
@@ -80,7 +81,7 @@ export async function runQuery(opts: QueryCommandOptions): Promise<number> {
       ? result.totals[0]?.[1] === 0
       : result.totals.length === 0;
   if (empty && opts.json !== true) {
-    process.stderr.write(emptyHint(choice));
+    process.stderr.write(emptyHint(result, config.time.timezone, choice));
   }
   return 0;
 }
@@ -167,38 +168,45 @@ function asOptions(message: string): string {
   return names.join(", ") + message.slice(m[1]!.length);
 }
 
-/** Fails unless the config maps the metric and pattern asked about. */
+/**
+ * Fails unless the config maps the metric and pattern asked about (and,
+ * for `adv`, sums the `--add-key` property per that pattern), listing
+ * what it does map.
+ */
 function checkConfigured(opts: QueryCommandOptions, config: Config): void {
   const asked = canonicalPattern(opts.pattern);
   if (asked.error) throw new UsageError(`--pattern: ${asked.error}`);
   const canon = (p: string) => canonicalPattern(p).name;
   const m = config.mapping;
-  let known: string[];
-  let field: string;
-  switch (opts.metric) {
-    case "bmp":
-      [known, field] = [m.bitmap.map(canon), "mapping.bitmap"];
-      break;
-    case "add":
-      [known, field] = [m.add.map(canon), "mapping.add"];
-      break;
-    case "top":
-      [known, field] = [m.top.map(canon), "mapping.top"];
-      break;
-    case "adv":
-      known = m.addValue
-        .filter((a) => a.addKey === opts.addKey)
-        .map((a) => canon(a.key));
-      field = `mapping.addValue (with addKey ${JSON.stringify(opts.addKey)})`;
-      break;
+  if (opts.metric === "adv") {
+    const sums = m.addValue
+      .filter((a) => canon(a.key) === asked.name)
+      .map((a) => a.addKey);
+    if (sums.includes(opts.addKey!)) return;
+    if (sums.length > 0) {
+      // The pattern is summed, only not this property: name the right ones.
+      throw new UsageError(
+        `--add-key: the config sums ${sums.map((k) => JSON.stringify(k)).join(", ")} ` +
+          `per ${JSON.stringify(opts.pattern)}, not ${JSON.stringify(opts.addKey)}`,
+      );
+    }
+    const has = m.addValue.map((a) => `${canon(a.key)} (${a.addKey})`);
+    throw notMapped(opts.pattern, "mapping.addValue", has);
   }
+  const field = ({ bmp: "bitmap", add: "add", top: "top" } as const)[
+    opts.metric
+  ];
+  const known = m[field].map(canon);
   if (!known.includes(asked.name)) {
-    const has = known.length > 0 ? known.join(", ") : "none";
-    throw new UsageError(
-      `--pattern: ${JSON.stringify(opts.pattern)} is not in the config's ` +
-        `${field}; it has: ${has}`,
-    );
+    throw notMapped(opts.pattern, `mapping.${field}`, known);
   }
+}
+
+function notMapped(pattern: string, field: string, has: string[]): UsageError {
+  return new UsageError(
+    `--pattern: ${JSON.stringify(pattern)} is not in the config's ${field}; ` +
+      `it has: ${has.length > 0 ? has.join(", ") : "none"}`,
+  );
 }
 
 /** The heading line: what was asked, over which local days. */
@@ -295,7 +303,12 @@ function pad(s: string, w: number, side: "start" | "end"): string {
 }
 
 // An empty answer is easy to mistake for a broken query: say so on
-// stderr, and where the data would have been.
-function emptyHint(choice: StoreChoice): string {
-  return `traqq: no data for this query in ${describeStore(choice)}\n`;
+// stderr, with what was asked and where. The store records its layout,
+// so the layout is never why.
+function emptyHint(r: QueryResult, zone: string, choice: StoreChoice): string {
+  const range = `${localPoint(r.from, zone, false)} to ${localPoint(r.to, zone, true)}`;
+  return (
+    `traqq: no ${r.metric} data for pattern ${r.pattern} from ${range} ` +
+    `(${zone}) in ${describeStore(choice)}\n`
+  );
 }

@@ -102,7 +102,9 @@ export function checkStorePath(file: string, source: string): void {
   }
   const stat = statOrNull(file, fail);
   if (stat?.isDirectory()) {
-    fail(`is a directory; expected a file path, such as ${file}/store.jsonl.gz`);
+    fail(
+      `is a directory; expected a file path, such as ${file}/store.jsonl.gz`,
+    );
   }
   // Renaming the saved store over a device or a FIFO would replace it.
   if (stat && !stat.isFile()) fail("is not a regular file");

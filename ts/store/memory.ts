@@ -10,6 +10,7 @@ import {
   createWriteStream,
   existsSync,
   renameSync,
+  rmSync,
   statSync,
 } from "node:fs";
 import { createInterface } from "node:readline";
@@ -285,11 +286,17 @@ export class MemoryStore implements Store {
       }
       if (chunk !== "") yield chunk;
     }
-    await pipeline(
-      Readable.from(chunks()),
-      createGzip({ level: 1 }),
-      createWriteStream(tmp),
-    );
+    try {
+      await pipeline(
+        Readable.from(chunks()),
+        createGzip({ level: 1 }),
+        createWriteStream(tmp),
+      );
+    } catch (e) {
+      // A half-written copy is of no use to anyone.
+      rmSync(tmp, { force: true });
+      throw e;
+    }
     renameSync(tmp, file);
   }
 
