@@ -21,17 +21,12 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { STATUS_CODES } from "node:http";
+import { maxHeaderSize, STATUS_CODES } from "node:http";
 import type { AddressInfo } from "node:net";
 import { extname, join } from "node:path";
 import { Transform, type Duplex, type Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
-import {
-  createBrotliDecompress,
-  createGunzip,
-  createInflate,
-  type Gunzip,
-} from "node:zlib";
+import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
 
 import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
 
@@ -99,7 +94,10 @@ export interface RunningServer {
    * store. Calling it again returns the same promise.
    */
   close(): Promise<void>;
-  /** Ends the grace period of a `close()` under way: open connections close now. */
+  /**
+   * Ends the grace period of a `close()` under way: open connections
+   * close now. Called before `close()`, that one gives none.
+   */
   closeConnections(): void;
   /** Events the store took and requests were told about (`accepted`), so far. */
   readonly acknowledged: number;
@@ -185,6 +183,9 @@ export async function startServer(
   const { store, layout } = options;
   const bodyLimit = options.bodyLimit ?? 1 << 20;
   const clock = options.clock ?? Date.now;
+  const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+  const graceMs = options.graceMs ?? 5_000;
+  const healthTimeoutMs = options.healthTimeoutMs ?? 1_000;
   const log =
     options.log ?? ((m: string) => process.stderr.write(`traqq serve: ${m}\n`));
   const engine = createEngineSync({
@@ -203,7 +204,42 @@ export async function startServer(
   );
   const auth = bearer(options.token);
 
-  const app = Fastify({ bodyLimit, logger: false, return503OnClosing: true });
+  const app = Fastify({
+    bodyLimit,
+    logger: false,
+    // The onRequest hook below answers while closing, in our own shape.
+    return503OnClosing: false,
+    requestTimeout: requestTimeoutMs,
+    // Node looks for late requests every 30 s by default, which would let
+    // a slow client hold a request up to twice the timeout.
+    http:
+      requestTimeoutMs > 0
+        ? {
+            requestTimeout: requestTimeoutMs,
+            connectionsCheckingInterval: Math.min(
+              1000,
+              Math.max(25, Math.floor(requestTimeoutMs / 4)),
+            ),
+          }
+        : undefined,
+    // A path that cannot be decoded never reaches the error handler.
+    frameworkErrors: (err, req, reply) => {
+      const [status, message] = describeError(err, bodyLimit, req);
+      void (reply as FastifyReply).code(status).send({ error: message });
+    },
+    // Broken HTTP (a negative Content-Length, a request that took too
+    // long) is answered on the bare socket: there is no request object.
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket: Duplex) => {
+      if (err.code === "ECONNRESET" || socket.destroyed) return;
+      const [status, message] = describeClientError(err, requestTimeoutMs);
+      // A response already under way cannot be followed by another one.
+      const current = (socket as { _httpMessage?: { headersSent?: boolean } })
+        ._httpMessage;
+      if (socket.writable && !current?.headersSent)
+        socket.write(rawResponse(status, message));
+      socket.destroy();
+    },
+  });
 
   // Bodies arrive as text: JSON is split into events without parsing
   // numbers (see body.ts), NDJSON goes to the engine line by line.
@@ -219,9 +255,14 @@ export async function startServer(
     (_req, body, done) => done(null, { json: false, text: body as string }),
   );
 
-  // Answers given while closing end their connection, or a kept-alive
-  // client would hold close() up until its idle timeout.
+  // Requests that still arrive while closing (on a kept-alive connection)
+  // are turned away, and every answer given then ends its connection, or
+  // a kept-alive client would hold close() up until its idle timeout.
   let shuttingDown = false;
+  app.addHook("onRequest", async () => {
+    if (shuttingDown)
+      throw new HttpError(503, "server: shutting down; send this again later");
+  });
   app.addHook("onSend", async (_req, reply, payload) => {
     if (shuttingDown) void reply.header("connection", "close");
     return payload;
@@ -230,8 +271,11 @@ export async function startServer(
   app.setErrorHandler(
     (err: Error & { code?: string; statusCode?: number }, req, reply) => {
       const [status, message] = describeError(err, bodyLimit, req);
-      if (status >= 500)
-        log(`${req.method} ${req.url}: ${err.stack ?? err.message}`);
+      // Turning requests away while closing is no news.
+      if (status >= 500 && !(shuttingDown && status === 503)) {
+        const what = err instanceof HttpError ? err.message : err.stack;
+        log(`${req.method} ${req.url}: ${what ?? err.message}`);
+      }
       void reply.code(status).send({ error: message });
     },
   );
@@ -241,23 +285,51 @@ export async function startServer(
       .send({ error: `no route ${req.method} ${req.url.split("?")[0]}` });
   });
 
-  app.post("/events", { onRequest: auth }, async (req) => {
-    const body = req.body as { json: boolean; text: string } | undefined;
-    if (body === undefined) {
-      throw new HttpError(
-        415,
-        `content-type: expected application/json or application/x-ndjson`,
-      );
-    }
-    let lines: BodyLines;
-    try {
-      lines = body.json ? jsonLines(body.text) : ndjsonLines(body.text);
-    } catch (e) {
-      if (e instanceof BodyError) throw new HttpError(400, e.message);
-      throw e;
-    }
-    return batcher.add(lines);
-  });
+  /** Answers 405 to the methods `url` does not take, naming those it does. */
+  const allowOnly = (url: string, allowed: string[]) => {
+    const allow = allowed.join(", ");
+    const others = app.supportedMethods.filter((m) => !allowed.includes(m));
+    app.route({
+      method: others,
+      url,
+      // Before the body is read: a PUT's body is never parsed.
+      onRequest: async (req, reply) => {
+        void reply.header("allow", allow);
+        throw new HttpError(
+          405,
+          `method: ${req.method} is not allowed on ${req.url.split("?")[0]}; use ${allow}`,
+        );
+      },
+      handler: async () => undefined,
+    });
+  };
+
+  app.post(
+    "/events",
+    {
+      onRequest: auth,
+      preParsing: async (req, _reply, payload) =>
+        decodeBody(req, payload, bodyLimit),
+    },
+    async (req) => {
+      const body = req.body as { json: boolean; text: string } | undefined;
+      if (body === undefined) {
+        throw new HttpError(
+          415,
+          `content-type: expected application/json or application/x-ndjson`,
+        );
+      }
+      let lines: BodyLines;
+      try {
+        lines = body.json ? jsonLines(body.text) : ndjsonLines(body.text);
+      } catch (e) {
+        if (e instanceof BodyError) throw new HttpError(400, e.message);
+        throw e;
+      }
+      return batcher.add(lines);
+    },
+  );
+  allowOnly("/events", ["POST"]);
 
   app.get("/query", { onRequest: auth }, async (req) => {
     const q = parseQuery(req.query as Record<string, string | string[]>);
@@ -276,15 +348,33 @@ export async function startServer(
       throw new HttpError(503, `store: ${message}`);
     }
   });
+  allowOnly("/query", ["GET", "HEAD"]);
 
   app.get("/config", { onRequest: auth }, async () => engine.config);
+  allowOnly("/config", ["GET", "HEAD"]);
 
-  app.get("/health", async () => ({
-    ok: true,
-    store: store.kind,
-    layout,
-    engine: engine.name,
-  }));
+  // One cheap read tells a load balancer whether events would land: a
+  // server whose Redis is gone cannot take any.
+  const probeKey = layoutKey({
+    prefix: engine.config.prefix,
+    tagged: store.tagged,
+  });
+  app.get("/health", async (_req, reply) => {
+    const about = { store: store.kind, layout, engine: engine.name };
+    try {
+      await within(
+        store.mget([probeKey]),
+        healthTimeoutMs,
+        `no answer within ${healthTimeoutMs} ms`,
+      );
+    } catch (e) {
+      return reply
+        .code(503)
+        .send({ ok: false, ...about, error: `store: ${(e as Error).message}` });
+    }
+    return { ok: true, ...about };
+  });
+  allowOnly("/health", ["GET", "HEAD"]);
 
   const sendFile = async (reply: FastifyReply, file: string) => {
     let data: Buffer;
@@ -309,9 +399,11 @@ export async function startServer(
     }
     return sendFile(reply, page);
   });
+  allowOnly("/", ["GET", "HEAD"]);
   app.get("/wasm/traqq_bg.wasm", async (_req, reply) =>
     sendFile(reply, wasmFile),
   );
+  allowOnly("/wasm/traqq_bg.wasm", ["GET", "HEAD"]);
   app.get("/:file", async (req, reply) => {
     const name = (req.params as { file: string }).file;
     // One folder, plain names: nothing can reach outside it.
@@ -319,17 +411,29 @@ export async function startServer(
       throw new HttpError(404, `not found: ${name}`);
     return sendFile(reply, join(webRoot, name));
   });
+  allowOnly("/:file", ["GET", "HEAD"]);
 
   try {
     await app.listen({ host: options.host, port: options.port });
   } catch (e) {
     engine.free();
-    throw e;
+    throw new ListenError(options.host, options.port, listenReason(e), {
+      cause: e,
+    });
   }
 
   let closing: Promise<void> | undefined;
+  let endGrace = () => {};
+  const graceOver = new Promise<void>((r) => (endGrace = r));
   return {
     url: baseUrl(app.server.address() as AddressInfo),
+    get acknowledged() {
+      return batcher.acknowledged;
+    },
+    get unanswered() {
+      return batcher.unanswered;
+    },
+    closeConnections: () => endGrace(),
     close() {
       closing ??= (async () => {
         // Stop taking requests first; those in flight wait on the batcher,
@@ -337,10 +441,27 @@ export async function startServer(
         shuttingDown = true;
         const stopped = app.close();
         batcher.closing();
-        await stopped;
-        await batcher.drain();
-        await store.close();
-        engine.free();
+        const timer = setTimeout(endGrace, graceMs);
+        const inTime = await Promise.race([
+          stopped.then(() => true),
+          graceOver.then(() => false),
+        ]);
+        clearTimeout(timer);
+        if (!inTime) {
+          // A client that trickles its body (or never reads the answer)
+          // would otherwise keep the process up for as long as it likes.
+          log("closing the connections of requests still open");
+          app.server.closeAllConnections();
+          await stopped;
+        }
+        try {
+          // Events of requests cut off above were received whole: they
+          // are still written, though their clients hear nothing.
+          await batcher.drain();
+          await store.close();
+        } finally {
+          engine.free();
+        }
       })();
       return closing;
     },
@@ -365,10 +486,183 @@ function describeError(
         `content-type: expected application/json or application/x-ndjson (or text/plain), ` +
           `got ${JSON.stringify(req.headers["content-type"] ?? "")}`,
       ];
+    case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
+      return [400, "body: its length differs from the Content-Length header"];
+    case "FST_ERR_BAD_URL":
+      return [
+        400,
+        `url: cannot decode ${JSON.stringify(req.url)}; a % must start an escape such as %20 of UTF-8 bytes`,
+      ];
+    case "FST_ERR_MAX_PARAM_LENGTH":
+      return [414, "url: a part of the path is longer than 100 characters"];
   }
+  // Whatever else fastify or a body stream raised, in our words.
   const status = err.statusCode ?? 500;
-  if (status >= 400 && status < 500) return [status, err.message];
+  if (status >= 400 && status < 500)
+    return [status, `request: ${lowerFirst(err.message)}`];
   return [500, `internal error: ${err.message}`];
+}
+
+/** A status and message for HTTP that Node's parser refused, or a late request. */
+function describeClientError(
+  err: NodeJS.ErrnoException & { reason?: string },
+  requestTimeoutMs: number,
+): [number, string] {
+  const reason = lowerFirst(err.reason ?? err.message);
+  switch (err.code) {
+    case "ERR_HTTP_REQUEST_TIMEOUT":
+      return [
+        408,
+        `request: not received in full within ${requestTimeoutMs / 1000} s`,
+      ];
+    case "HPE_HEADER_OVERFLOW":
+      return [431, `request: headers larger than ${maxHeaderSize} bytes`];
+    case "HPE_CHUNK_EXTENSIONS_OVERFLOW":
+      return [413, "body: chunk extensions too large"];
+    case "HPE_INVALID_CONTENT_LENGTH":
+    case "HPE_UNEXPECTED_CONTENT_LENGTH":
+      return [400, `content-length: ${reason}`];
+    case "HPE_INVALID_EOF_STATE":
+      return [400, "body: the connection ended before the whole body arrived"];
+  }
+  return [400, `request: not valid HTTP/1.1 (${reason})`];
+}
+
+/** A whole HTTP response with a JSON error, for a socket with no request. */
+function rawResponse(status: number, message: string): string {
+  const body = JSON.stringify({ error: message });
+  return (
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}\r\n` +
+    "Content-Type: application/json; charset=utf-8\r\n" +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    "Connection: close\r\n\r\n" +
+    body
+  );
+}
+
+/** `Invalid character` as `invalid character`; names such as `Content-Length` stay. */
+function lowerFirst(s: string): string {
+  return /^[A-Z][a-z]*\b(?!-)/.test(s)
+    ? s.charAt(0).toLowerCase() + s.slice(1)
+    : s;
+}
+
+/** Why `listen()` failed, in words a user can act on. */
+function listenReason(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  const why: Record<string, string> = {
+    ENOTFOUND: "no such host",
+    EAI_AGAIN: "the host name cannot be resolved now",
+    EADDRINUSE: "the port is in use",
+    EADDRNOTAVAIL: "not an address of this machine",
+    EACCES: "permission denied",
+    ERR_SOCKET_BAD_PORT: "the port must be 0 to 65535",
+  };
+  const known = err.code === undefined ? undefined : why[err.code];
+  return known ? `${known} (${err.message})` : (err.message ?? String(e));
+}
+
+/** `work`, or a rejection with `message` once `ms` have passed. */
+function within<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  // A failure after the deadline has nobody left to hear it.
+  work.catch(() => {});
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
+
+/** Charsets a body may declare: UTF-8, and ASCII, which is a part of it. */
+const CHARSETS = ["utf-8", "utf8", "us-ascii"];
+
+/**
+ * The body of `POST /events` as fastify should read it: checked for its
+ * charset and decoded from gzip, deflate or br. The body limit holds for
+ * the decoded bytes too, so a small compressed body cannot blow up.
+ */
+async function decodeBody(
+  req: FastifyRequest,
+  payload: Readable,
+  limit: number,
+): Promise<Readable> {
+  const charset = mediaTypeParam(req.headers["content-type"], "charset");
+  if (charset !== undefined && !CHARSETS.includes(charset.toLowerCase())) {
+    throw new HttpError(
+      415,
+      `content-type: charset ${JSON.stringify(charset)} is not supported; send utf-8`,
+    );
+  }
+
+  const header = req.headers["content-encoding"] ?? "";
+  const codings = header
+    .split(",")
+    .map((c) => c.trim().toLowerCase())
+    .filter((c) => c !== "" && c !== "identity");
+  if (codings.length === 0) return payload;
+  if (codings.length > 1) {
+    throw new HttpError(
+      415,
+      `content-encoding: ${JSON.stringify(header)} stacks encodings; use one of gzip, deflate, br`,
+    );
+  }
+  const coding = codings[0]!;
+  let decoder: Transform;
+  if (coding === "gzip" || coding === "x-gzip") decoder = createGunzip();
+  else if (coding === "deflate") decoder = createInflate();
+  else if (coding === "br") decoder = createBrotliDecompress();
+  else {
+    throw new HttpError(
+      415,
+      `content-encoding: ${JSON.stringify(coding)} is not supported; use gzip, deflate, br or none`,
+    );
+  }
+
+  let decoded = 0;
+  const out = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      decoded += chunk.length;
+      if (decoded <= limit) return done(null, chunk);
+      // Read and drop the rest, or the connection would stall on it.
+      payload.unpipe(decoder);
+      payload.resume();
+      done(
+        new HttpError(
+          413,
+          `body: larger than the limit of ${limit} bytes once decoded from ${coding}`,
+        ),
+      );
+    },
+  }) as Transform & { receivedEncodedLength: number };
+  // Fastify checks the Content-Length against this, and the limit too.
+  out.receivedEncodedLength = 0;
+  payload.on("data", (c: Buffer) => (out.receivedEncodedLength += c.length));
+  payload.on("error", (e) => out.destroy(e));
+  decoder.on("error", (e) =>
+    out.destroy(
+      new HttpError(400, `body: not valid ${coding} data (${e.message})`),
+    ),
+  );
+  // Fastify stops listening at its first error; a second must not crash.
+  out.on("error", () => {});
+  payload.pipe(decoder).pipe(out);
+  return out;
+}
+
+/** A parameter of a media type: `charset` of `text/plain; charset=utf-8`. */
+function mediaTypeParam(
+  type: string | undefined,
+  name: string,
+): string | undefined {
+  for (const part of (type ?? "").split(";").slice(1)) {
+    const eq = part.indexOf("=");
+    if (eq < 0 || part.slice(0, eq).trim().toLowerCase() !== name) continue;
+    return part
+      .slice(eq + 1)
+      .trim()
+      .replace(/^"(.*)"$/, "$1");
+  }
+  return undefined;
 }
 
 /** Checks `Authorization: Bearer <token>` when a token is set. */
@@ -482,6 +776,9 @@ class Batcher {
   private running: Promise<void> | undefined;
   private due = false;
   private shuttingDown = false;
+  private writing = 0;
+  /** Events stored and reported as accepted so far. */
+  acknowledged = 0;
 
   constructor(
     private readonly engine: Engine,
@@ -520,6 +817,11 @@ class Batcher {
     });
   }
 
+  /** Lines received and not yet answered: waiting, or being written. */
+  get unanswered(): number {
+    return this.pendingLines + this.writing;
+  }
+
   /** From now on, write without waiting for the timer. */
   closing(): void {
     this.shuttingDown = true;
@@ -544,10 +846,12 @@ class Batcher {
     }
     if (this.pending.length === 0) return;
     const batch = this.pending;
+    this.writing = this.pendingLines;
     this.pending = [];
     this.pendingLines = 0;
     this.running = this.write(batch).finally(() => {
       this.running = undefined;
+      this.writing = 0;
       if (this.due) {
         this.due = false;
         this.kick();
@@ -617,8 +921,10 @@ class Batcher {
     }
     for (const w of batch) {
       const rejected = w.rejections.length;
+      const accepted = w.body.lines - w.body.blanks - rejected;
+      this.acknowledged += accepted;
       w.resolve({
-        accepted: w.body.lines - w.body.blanks - rejected,
+        accepted,
         rejected,
         rejections: w.rejections,
         failures: [...w.failures.values()].map((f) => ({

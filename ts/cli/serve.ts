@@ -10,8 +10,7 @@
  */
 import { ListenError, startServer, type RunningServer } from "../server.js";
 import { LayoutMismatchError, resolveLayout } from "../store/layout.js";
-import { StoreUnavailableError } from "../store/redis.js";
-import type { Layout, Store } from "../store/types.js";
+import type { Layout } from "../store/types.js";
 import type { EngineName } from "../types.js";
 import { readConfig, UsageError } from "./common.js";
 import {
@@ -61,21 +60,14 @@ export async function runServe(opts: ServeCommandOptions): Promise<number> {
   const config = readConfig(opts.config);
   const choice = chooseStore(opts);
   const retryForMs = (opts.retryFor ?? HTTP_RETRY_SECONDS) * 1000;
+  // Reads wait no longer than writes retry: an HTTP client is waiting.
   const opened = await openForWriting(choice, {
     prefix: config.prefix,
     layout: opts.layout ?? "flat",
     retryForMs,
+    readDeadlineMs: Math.max(retryForMs, 1000),
   });
-  // TODO(stores.ts): openForWriting gives reads 15 s whatever the retry
-  // window; once it takes a read deadline, pass retryForMs and drop this.
-  const store =
-    choice.kind === "memory"
-      ? opened.store
-      : boundReads(
-          opened.store,
-          Math.max(retryForMs, 1000),
-          describeStore(choice),
-        );
+  const store = opened.store;
   let layout: Layout;
   try {
     layout = (await resolveLayout(store, config.prefix, opts.layout)).layout;
@@ -164,41 +156,6 @@ export async function runServe(opts: ServeCommandOptions): Promise<number> {
   }
   say(`stopped (${server.acknowledged} events acknowledged)`);
   return 0;
-}
-
-/**
- * `store`, with each read failing after `ms`. Every batch reads the
- * store's layout before it writes, so a Redis that stopped answering
- * would otherwise hold a request past the retry window.
- */
-function boundReads(store: Store, ms: number, where: string): Store {
-  const within = <T>(work: Promise<T>): Promise<T> => {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new StoreUnavailableError(
-              `no answer from ${where} within ${ms / 1000} s`,
-            ),
-          ),
-        ms,
-      );
-    });
-    work.catch(() => {});
-    return Promise.race([work, late]).finally(() => clearTimeout(timer));
-  };
-  return {
-    kind: store.kind,
-    tagged: store.tagged,
-    apply: (batch) => store.apply(batch),
-    close: () => store.close(),
-    mget: (keys) => within(store.mget(keys)),
-    hgetall: (key) => within(store.hgetall(key)),
-    smembers: (key) => within(store.smembers(key)),
-    zscores: (key) => within(store.zscores(key)),
-    pfcount: (keys) => within(store.pfcount(keys)),
-  };
 }
 
 /** Fails unless `port` can be listened on: 0 (any free one) to 65535. */

@@ -182,7 +182,13 @@ export interface OpenedStore {
  */
 export async function openForWriting(
   choice: StoreChoice,
-  options: { prefix: string; layout: Layout; retryForMs?: number },
+  options: {
+    prefix: string;
+    layout: Layout;
+    retryForMs?: number;
+    /** How long one read may wait for Redis; default 15 s. */
+    readDeadlineMs?: number;
+  },
 ): Promise<OpenedStore> {
   if (choice.kind !== "memory") {
     return openRedis(
@@ -190,6 +196,7 @@ export async function openForWriting(
       options.prefix,
       options.layout,
       options.retryForMs,
+      options.readDeadlineMs,
     );
   }
   const dir = dirname(choice.file);
@@ -249,6 +256,7 @@ async function openRedis(
   prefix: string,
   layout: Layout,
   retryForMs = 30_000,
+  readDeadlineMs = READ_DEADLINE_MS,
 ): Promise<OpenedStore> {
   const style = { prefix, layout };
   const store =
@@ -261,7 +269,7 @@ async function openRedis(
   const guarded = withDeadlines(
     store,
     retryForMs + 30_000,
-    READ_DEADLINE_MS,
+    readDeadlineMs,
     describeStore(choice),
   );
   return {
