@@ -2,23 +2,13 @@
  * File helpers shared by the benchmark and the flights run: finding the
  * repository, streaming NDJSON in batches, and tallying raw batches.
  */
-import { createReadStream, existsSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import { decodeBatch, type BatchRecord } from "../ts/batch.js";
 import { lineBatches } from "../ts/lines.js";
 
-/** The repository root: the nearest folder up with a package.json. */
-export function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, "package.json"))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error("no package.json above " + dir);
-    dir = up;
-  }
-  return dir;
-}
+/** The repository root; the flights converter finds it the same way. */
+export { repoRoot } from "../scripts/flights.js";
 
 /**
  * Streams a file as NDJSON batches of `size` lines, each batch one string
