@@ -9,6 +9,7 @@
 import { existsSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
+import { parseArgs } from "node:util";
 import { Bench } from "tinybench";
 import { createEngineSync, loadConfigFile } from "../ts/node.js";
 import type { Config, ConfigInput, EngineName } from "../ts/types.js";
@@ -45,10 +46,12 @@ interface Row {
   samples: number;
 }
 
-function option(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
+const { values: args } = parseArgs({
+  options: {
+    time: { type: "string", default: "2000" },
+    levels: { type: "string", default: "1,5,10,20" },
+  },
+});
 
 async function flightsCase(root: string): Promise<Case | string> {
   const path = join(root, "data", "flights.ndjson");
@@ -219,8 +222,8 @@ function printTable(rows: Row[]): void {
 
 async function main(): Promise<void> {
   const root = repoRoot();
-  const timeMs = Number(option("--time") ?? 2000);
-  const levels = (option("--levels") ?? "1,5,10,20").split(",").map(Number);
+  const timeMs = Number(args.time);
+  const levels = args.levels.split(",").map(Number);
 
   const events = generateEvents(SAMPLE_EVENTS, 42);
   const cases: Case[] = levels.map((n) => ({

@@ -9,6 +9,7 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
 import { createEngineSync, loadConfigFile } from "../ts/node.js";
 import type { EngineName } from "../ts/types.js";
 import {
@@ -24,27 +25,21 @@ const NOW_MS = Date.UTC(2024, 9, 1, 12, 0, 0);
 const ENGINES: EngineName[] = ["wasm", "ts"];
 const MAX_REPORTED = 3;
 
-function option(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-function positional(): string | undefined {
-  const args = process.argv.slice(2);
-  for (let i = 0; i < args.length; i++) {
-    if (args[i]!.startsWith("--")) i++;
-    else return args[i];
-  }
-  return undefined;
-}
+const { values: args, positionals } = parseArgs({
+  options: {
+    config: { type: "string" },
+    batch: { type: "string", default: "4096" },
+  },
+  allowPositionals: true,
+});
 
 async function main(): Promise<void> {
   const root = repoRoot();
-  const file = resolve(positional() ?? join(root, "data", "flights.ndjson"));
+  const file = resolve(positionals[0] ?? join(root, "data", "flights.ndjson"));
   const configPath = resolve(
-    option("--config") ?? join(root, "examples", "flights.json"),
+    args.config ?? join(root, "examples", "flights.json"),
   );
-  const batchLines = Number(option("--batch") ?? 4096);
+  const batchLines = Number(args.batch);
   if (!existsSync(file)) {
     throw new Error(
       `${file} is missing: node dist/scripts/flights.js makes it`,

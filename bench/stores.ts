@@ -27,6 +27,7 @@ import {
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 
 import { Redis } from "ioredis";
 
@@ -85,20 +86,25 @@ interface RunResult {
 /** One query's answers: bucket label to `[value, number]` pairs, sorted. */
 type Answers = Record<string, Record<string, [string, number][]>>;
 
-function option(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-function positional(): string | undefined {
-  const args = process.argv.slice(2);
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === "--keep") continue;
-    if (args[i]!.startsWith("--")) i++;
-    else return args[i];
-  }
-  return undefined;
-}
+// The parent's options, and those it passes to each child (`--one`).
+const { values: args, positionals } = parseArgs({
+  options: {
+    one: { type: "string" },
+    compare: { type: "string" },
+    file: { type: "string" },
+    out: { type: "string" },
+    redis: { type: "string" },
+    cluster: { type: "string" },
+    config: { type: "string" },
+    from: { type: "string", default: "2001-01-01" },
+    to: { type: "string", default: "2001-07-01" },
+    runs: { type: "string" },
+    limit: { type: "string" },
+    batch: { type: "string" },
+    keep: { type: "boolean", default: false },
+  },
+  allowPositionals: true,
+});
 
 /** Every query the config can answer: each pattern, by day and in total. */
 function queriesOf(config: Config): (QueryOptions & { name: string })[] {
@@ -161,17 +167,17 @@ function counting(store: Store, tally: { groups: number; batches: number }) {
 /** One run, in this (child) process: ingest, measure, read back. */
 async function child(run: RunName): Promise<void> {
   const [kind, layout] = run.split(":") as [string, Layout];
-  const file = option("--file")!;
-  const limit = Number(option("--limit") ?? Infinity);
-  const config = loadConfigFile(option("--config")!);
+  const file = args.file!;
+  const limit = Number(args.limit ?? Infinity);
+  const config = loadConfigFile(args.config!);
   const engine = createEngineSync({ config });
   const style = { prefix: config.prefix, layout };
   const store =
     kind === "memory"
       ? await openMemoryStore()
       : kind === "redis"
-        ? new RedisStore({ url: option("--redis")!, style })
-        : new RedisStore({ cluster: option("--cluster")!.split(","), style });
+        ? new RedisStore({ url: args.redis!, style })
+        : new RedisStore({ cluster: args.cluster!.split(","), style });
   const tally = { groups: 0, batches: 0 };
   counting(store, tally);
 
@@ -180,7 +186,7 @@ async function child(run: RunName): Promise<void> {
     engine,
     store,
     layout,
-    batchLines: Number(option("--batch") ?? 4096),
+    batchLines: Number(args.batch ?? 4096),
     onProgress: (s) => {
       if (Date.now() - lastReport < 15_000) return;
       lastReport = Date.now();
@@ -195,7 +201,7 @@ async function child(run: RunName): Promise<void> {
   const started = performance.now();
   const answers: Answers = {};
   const ctx = { config, store, layout };
-  const [from, to] = [option("--from")!, option("--to")!];
+  const [from, to] = [args.from, args.to];
   for (const q of queriesOf(config)) {
     const r = await query(ctx, { ...q, from, to });
     const byLabel: Record<string, [string, number][]> = {};
@@ -208,7 +214,7 @@ async function child(run: RunName): Promise<void> {
   }
   const readSeconds = (performance.now() - started) / 1000;
   const total = answers["add event by total"]?.total ?? [];
-  writeFileSync(option("--out")!, JSON.stringify(answers));
+  writeFileSync(args.out!, JSON.stringify(answers));
   await store.close();
   engine.free();
 
@@ -333,15 +339,15 @@ function compareFiles(a: string, b: string): void {
 }
 
 async function main(): Promise<void> {
-  const one = option("--one");
+  const one = args.one;
   if (one !== undefined) return child(one as RunName);
-  const compare = option("--compare");
-  if (compare !== undefined) return compareFiles(compare, positional()!);
+  const compare = args.compare;
+  if (compare !== undefined) return compareFiles(compare, positionals[0]!);
 
   const root = repoRoot();
-  const file = resolve(positional() ?? join(root, "data", "flights.ndjson"));
+  const file = resolve(positionals[0] ?? join(root, "data", "flights.ndjson"));
   const configPath = resolve(
-    option("--config") ?? join(root, "examples", "flights.json"),
+    args.config ?? join(root, "examples", "flights.json"),
   );
   if (!existsSync(file)) {
     throw new Error(
@@ -350,9 +356,8 @@ async function main(): Promise<void> {
   }
   // The data runs to the six flights stamped at midnight of 2001-07-01,
   // so the last day is read too.
-  const from = option("--from") ?? "2001-01-01";
-  const to = option("--to") ?? "2001-07-01";
-  const runs = (option("--runs")?.split(",") ?? ALL_RUNS) as RunName[];
+  const { from, to } = args;
+  const runs = (args.runs?.split(",") ?? ALL_RUNS) as RunName[];
   for (const r of runs) {
     if (!ALL_RUNS.includes(r)) throw new Error(`--runs: unknown run ${r}`);
   }
@@ -366,9 +371,9 @@ async function main(): Promise<void> {
     "--to",
     to,
   ];
-  for (const name of ["--limit", "--batch"]) {
-    const v = option(name);
-    if (v !== undefined) shared.push(name, v);
+  for (const name of ["limit", "batch"] as const) {
+    const v = args[name];
+    if (v !== undefined) shared.push(`--${name}`, v);
   }
 
   const dir = mkdtempSync(join(tmpdir(), "traqq-stores-"));
@@ -493,7 +498,7 @@ async function main(): Promise<void> {
       else console.log(`  ${r.run} = ${ref.run}`);
     }
   }
-  if (process.argv.includes("--keep")) {
+  if (args.keep) {
     console.log(`  answers kept in ${dir}`);
   } else {
     rmSync(dir, { recursive: true, force: true });

@@ -20,7 +20,7 @@ import { execFile } from "node:child_process";
 import { createReadStream, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
-import { promisify } from "node:util";
+import { parseArgs, promisify } from "node:util";
 
 import { asyncBufferFromFile, parquetMetadataAsync } from "hyparquet";
 
@@ -42,6 +42,14 @@ import {
   type QueryOptions,
   type QueryResult,
 } from "../ts/node.js";
+
+const { values: args } = parseArgs({
+  options: {
+    store: { type: "string" },
+    fresh: { type: "boolean", default: false },
+    config: { type: "string" },
+  },
+});
 
 const MARCH = { from: "2001-03-01", to: "2001-03-31" };
 const DST_WEEK = { from: "2001-03-29", to: "2001-04-04" };
@@ -139,14 +147,11 @@ async function traqqStore(
   config: Config,
   rows: number,
 ): Promise<{ store: MemoryStore; layout: Layout; file: string; how: string }> {
-  const given = process.argv.indexOf("--store");
   const file = resolve(
-    given >= 0
-      ? process.argv[given + 1]!
-      : join(root, "data", "flights-store.jsonl.gz"),
+    args.store ?? join(root, "data", "flights-store.jsonl.gz"),
   );
   const shown = relative(process.cwd(), file);
-  if (!process.argv.includes("--fresh") && existsSync(file)) {
+  if (!args.fresh && existsSync(file)) {
     // A lock means an ingest is still writing; its file is the last one.
     if (existsSync(`${file}.lock`)) {
       process.stderr.write(`verify: ${shown} is locked by an ingest\n`);
@@ -264,9 +269,7 @@ async function main(): Promise<void> {
   const root = repoRoot();
   const started = performance.now();
   const configPath = resolve(
-    process.argv.includes("--config")
-      ? process.argv[process.argv.indexOf("--config") + 1]!
-      : join(root, "examples", "flights.json"),
+    args.config ?? join(root, "examples", "flights.json"),
   );
   const config = loadConfigFile(configPath);
   if (config.time.timezone !== FLIGHTS_ZONE) {

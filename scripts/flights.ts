@@ -17,6 +17,7 @@ import {
 } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import {
   asyncBufferFromFile,
   parquetMetadataAsync,
@@ -305,13 +306,16 @@ export async function convertFlights(
 }
 
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
+  const { values: args } = parseArgs({
+    options: {
+      out: { type: "string" },
+      force: { type: "boolean", default: false },
+    },
+  });
   const root = repoRoot();
-  const outIndex = args.indexOf("--out");
-  const output =
-    outIndex >= 0 && args[outIndex + 1]
-      ? resolve(args[outIndex + 1]!)
-      : join(root, "data", "flights.ndjson");
+  const output = args.out
+    ? resolve(args.out)
+    : join(root, "data", "flights.ndjson");
   const input = join(
     root,
     "node_modules",
@@ -323,7 +327,7 @@ async function main(): Promise<void> {
     throw new Error(`${input} is missing: run npm install (vega-datasets 3)`);
   }
 
-  const r = await convertFlights(input, output, args.includes("--force"));
+  const r = await convertFlights(input, output, args.force);
 
   const near = relative(process.cwd(), r.path);
   const shown = near && !near.startsWith("..") ? near : r.path;

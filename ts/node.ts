@@ -9,9 +9,7 @@
 import { readFileSync } from "node:fs";
 
 import * as glue from "../pkg/web/traqq.js";
-import { ConfigError, resolveConfig } from "./config.js";
 import { buildEngine, type Engine, type EngineOptions } from "./engine.js";
-import type { Config } from "./types.js";
 import { MemoryStore, type MemoryStoreOptions } from "./store/memory.js";
 import { WasmCore } from "./wasm.js";
 
@@ -38,34 +36,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   return createEngineSync(options);
 }
 
-/** Reads and validates a JSON config file; errors name the file and the field. */
-export function loadConfigFile(path: string): Config {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new ConfigError(
-      `${path}: cannot read config: ${(e as Error).message}`,
-    );
-  }
-  let json: unknown;
-  try {
-    // Editors on some systems start UTF-8 files with an invisible BOM.
-    json = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
-  } catch (e) {
-    throw new ConfigError(
-      `${path}: config is not valid JSON: ${(e as Error).message}`,
-    );
-  }
-  try {
-    return resolveConfig(json);
-  } catch (e) {
-    if (e instanceof ConfigError)
-      throw new ConfigError(`${path}: ${e.message}`);
-    throw e;
-  }
-}
-
+export { loadConfigFile } from "./config-file.js";
 export { ingest, record, IngestError } from "./ingest.js";
 export type { IngestOptions, IngestStats } from "./ingest.js";
 export { MemoryStore };

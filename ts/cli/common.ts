@@ -2,12 +2,12 @@
  * What the `traqq` subcommands share: the usage error that maps to exit
  * code 2, option parsers, reading the config and opening the input.
  */
-import { readFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import type { Readable, Writable } from "node:stream";
 import { InvalidArgumentError } from "commander";
 
-import { resolveConfig } from "../config.js";
+import { ConfigError } from "../config.js";
+import { loadConfigFile } from "../config-file.js";
 import type { Config } from "../types.js";
 
 /** Reports a usage or config problem: the CLI exits with code 2. */
@@ -42,32 +42,11 @@ export function seconds(value: string): number {
  * message names the file (and the field, for a bad value).
  */
 export function readConfig(path: string): Config {
-  let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    return loadConfigFile(path);
   } catch (e) {
-    throw new UsageError(`cannot read config ${path}: ${(e as Error).message}`);
-  }
-  // Some Windows editors start UTF-8 files with a byte order mark, which
-  // JSON.parse rejects as an invisible character. (loadConfigFile does
-  // not strip it yet; once it does, this can call it again.)
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new UsageError(
-      `${path}: config is not valid JSON: ${(e as Error).message}`,
-    );
-  }
-  try {
-    return resolveConfig(json);
-  } catch (e) {
-    const error = e as Error;
-    if (error.name === "ConfigError") {
-      throw new UsageError(`${path}: ${error.message}`);
-    }
-    throw error;
+    if (e instanceof ConfigError) throw new UsageError(e.message);
+    throw e;
   }
 }
 
