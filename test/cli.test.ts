@@ -531,7 +531,8 @@ describe("exit codes and messages", () => {
     [["--redis", "http://127.0.0.1"], "expected a redis:// or rediss:// URL"],
     [["--cluster", "nohost"], "is not HOST:PORT"],
     [["--run-id", "a b"], "--run-id"],
-    [["--batch", "0"], "at least 1"],
+    [["--batch", "0"], "expected a whole number from 1 to 1000000"],
+    [["--batch", "1e3"], "expected a whole number from 1 to 1000000"],
   ])("exits 2 for bad ingest options: %j", async (args, message) => {
     const r = await traqq([
       "ingest",
@@ -570,7 +571,9 @@ describe("exit codes and messages", () => {
       "dead",
     ]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain("resume with --run-id dead --skip-lines 0");
+    expect(r.stderr).toMatch(
+      /^traqq: redis unreachable for 0\.5 s: connect ECONNREFUSED .*; no lines were applied; run the same command again\n$/,
+    );
   });
 });
 
@@ -653,6 +656,30 @@ describe("traqq ingest into Redis", () => {
       expect(
         new Map([...parseTable(table.stdout).rows].map(([k, v]) => [k, v[0]])),
       ).toEqual(perCountry);
+    },
+  );
+
+  it.each([
+    ["/99", "the server refused the connection's setup: ERR DB index is out of range"],
+    ["/abc", "the path must be a database number"],
+  ])(
+    "exits 2 and writes nothing for the database path %s",
+    async (path, message) => {
+      const config = writeConfig(dir, "cli-redis-db");
+      const r = await traqq([
+        "ingest",
+        join(dir, "redis.ndjson"),
+        "-c",
+        config,
+        "--redis",
+        `${redisUrl}${path}`,
+      ]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(message);
+      // Database 0 must not have taken the run instead.
+      expect(await eventTotalsIn(config, ["--redis", redisUrl])).toEqual(
+        new Map(),
+      );
     },
   );
 

@@ -16,6 +16,7 @@ import { ConfigError } from "./config.js";
 import { decodeBatch, formatJson, formatText } from "./batch.js";
 import { lineBatches, tooLongError } from "./lines.js";
 import type { Engine } from "./engine.js";
+import { MAX_BATCH_LINES, MAX_RETENTION_SECONDS } from "./ingest.js";
 import { createEngine } from "./node.js";
 import { MAX_TIME, MIN_TIME } from "./core/time.js";
 import type { EngineName } from "./types.js";
@@ -309,7 +310,7 @@ export function buildProgram(actions: Actions): Command {
     .option(
       "--batch <lines>",
       "input lines handed to the engine per call",
-      wholeNumber(1),
+      wholeNumber(1, MAX_BATCH_LINES),
       4096,
     )
     .addHelpText("after", PROCESS_HELP)
@@ -324,19 +325,19 @@ export function buildProgram(actions: Actions): Command {
     .option(
       "--batch <lines>",
       "input lines per batch: merged, then written at once",
-      wholeNumber(1),
+      wholeNumber(1, MAX_BATCH_LINES),
       INGEST_BATCH,
     )
     .addOption(engineOption())
     .option(
       "--retention-days <n>",
       "expire day buckets n days after they start",
-      wholeNumber(1),
+      wholeNumber(1, MAX_RETENTION_SECONDS / 86_400),
     )
     .option(
       "--retention-hours <n>",
       "expire hour buckets n hours after they start",
-      wholeNumber(1),
+      wholeNumber(1, MAX_RETENTION_SECONDS / 3_600),
     )
     .option("--run-id <id>", "name of this run's batches (default: random)")
     .option(
@@ -403,7 +404,7 @@ export function buildProgram(actions: Actions): Command {
     .option(
       "--port <port>",
       "port to listen on (0: any free one)",
-      wholeNumber(0),
+      wholeNumber(0, 65_535),
       8080,
     )
     .option(
@@ -412,8 +413,8 @@ export function buildProgram(actions: Actions): Command {
     )
     .option(
       "--body-limit <bytes>",
-      "largest request body (default 1 MiB)",
-      wholeNumber(1),
+      "largest request body (default 1 MiB, at most 256 MiB)",
+      wholeNumber(1, 256 << 20),
     )
     .addHelpText("after", SERVE_HELP)
     .action(actions.serve);
@@ -428,18 +429,27 @@ export function buildProgram(actions: Actions): Command {
  * is more likely a mistake than a wish.
  */
 function giveOnce(command: Command): void {
+  const twice = (option: Option): never =>
+    command.error(
+      `error: option '${option.flags}' is given more than once; give it once`,
+      { exitCode: 2, code: "traqq.repeatedOption" },
+    );
   for (const option of command.options) {
-    if (!(option.required || option.optional) || option.variadic) continue;
+    if (option.variadic) continue;
+    if (!(option.required || option.optional)) {
+      // A flag without a value: commander reports each use as an event.
+      let seen = false;
+      command.on(`option:${option.name()}`, () => {
+        if (seen) twice(option);
+        seen = true;
+      });
+      continue;
+    }
     // A choices() or custom parser stays: it runs after the check.
     const parse = option.parseArg;
     let given = false;
     option.argParser((value: string, previous: unknown) => {
-      if (given) {
-        command.error(
-          `error: option '${option.flags}' is given more than once; give it once`,
-          { exitCode: 2, code: "traqq.repeatedOption" },
-        );
-      }
+      if (given) twice(option);
       given = true;
       return parse ? parse(value, previous) : value;
     });

@@ -12,7 +12,12 @@ import { lineBatches } from "./lines.js";
 import { checkTaggable, layoutKey } from "./store/keys.js";
 import { resolveLayout } from "./store/layout.js";
 import { BatchPlanner, type Retention } from "./store/plan.js";
-import type { Layout, OpFailure, Store } from "./store/types.js";
+import {
+  StoreSetupError,
+  type Layout,
+  type OpFailure,
+  type Store,
+} from "./store/types.js";
 import type { Config } from "./types.js";
 
 /** Options of {@link ingest} and {@link record}. */
@@ -122,6 +127,64 @@ export async function record(
   return run.done();
 }
 
+/** The most lines one batch may hold (the CLI's `--batch` too). */
+export const MAX_BATCH_LINES = 1_000_000;
+/** The longest retention: a hundred years of days, in seconds. */
+export const MAX_RETENTION_SECONDS = 36_500 * 86_400;
+
+/**
+ * Throws a RangeError naming the option when {@link IngestOptions} hold
+ * a value no run could use, before anything is read or written.
+ */
+export function checkIngestOptions(options: IngestOptions): void {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError("ingest options: expected an object with engine and store");
+  }
+  const whole = (name: string, v: unknown, min: number, max: number) => {
+    if (v === undefined) return;
+    if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+      throw new RangeError(
+        `${name}: expected a whole number from ${min} to ${max}, got ${describe(v)}`,
+      );
+    }
+  };
+  whole("batchLines", options.batchLines, 1, MAX_BATCH_LINES);
+  whole("skipLines", options.skipLines, 0, Number.MAX_SAFE_INTEGER);
+  const r = options.retention;
+  if (r !== undefined) {
+    if (typeof r !== "object" || r === null) {
+      throw new TypeError(`retention: expected { d?, h? } in seconds, got ${describe(r)}`);
+    }
+    whole("retention.d", r.d, 1, MAX_RETENTION_SECONDS);
+    whole("retention.h", r.h, 1, MAX_RETENTION_SECONDS);
+  }
+  if (options.runId !== undefined) {
+    if (typeof options.runId !== "string" || !/^[A-Za-z0-9._-]{1,64}$/.test(options.runId)) {
+      throw new RangeError(
+        `runId: expected 1 to 64 letters, digits, '.', '_' or '-', got ${describe(options.runId)}`,
+      );
+    }
+  }
+  if (options.layout !== undefined && options.layout !== "flat" && options.layout !== "hash") {
+    throw new RangeError(`layout: expected "flat" or "hash", got ${describe(options.layout)}`);
+  }
+}
+
+/** Which lines landed before a run stopped, and how to go on from there. */
+export function landed(applied: number, runId: string): string {
+  return applied === 0
+    ? "no lines were applied; run the same command again"
+    : `lines 1-${applied} were applied; resume with --run-id ${runId} --skip-lines ${applied}`;
+}
+
+/** A value for an error message: strings quoted, other types named. */
+function describe(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v);
+  if (typeof v === "number") return String(v);
+  if (typeof v === "bigint") return `${v}n (a BigInt)`;
+  return v === null ? "null" : typeof v;
+}
+
 class Run {
   /** Made with the first batch, once the store said its layout. */
   private planner: BatchPlanner | undefined;
@@ -132,6 +195,7 @@ class Run {
     private readonly options: IngestOptions,
     skipped: number,
   ) {
+    checkIngestOptions(options);
     this.stats = {
       lines: skipped,
       accepted: 0,
@@ -197,14 +261,11 @@ class Run {
     try {
       failures = planned.groups.length > 0 ? await store.apply(planned) : [];
     } catch (e) {
+      if (e instanceof StoreSetupError) throw e;
       this.stats.seconds = (Date.now() - this.started) / 1000;
       const applied = first - 1;
       throw new IngestError(
-        `${(e as Error).message}; ` +
-          (applied === 0
-            ? "no lines were applied"
-            : `lines 1-${applied} were applied`) +
-          `; resume with --run-id ${this.stats.runId} --skip-lines ${applied}`,
+        `${(e as Error).message}; ${landed(applied, this.stats.runId)}`,
         { ...this.stats },
         applied,
       );

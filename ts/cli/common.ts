@@ -15,13 +15,22 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
-/** Parses a whole number of at least `min`, for commander options. */
-export function wholeNumber(min: number): (value: string) => number {
+/**
+ * Parses a whole number from `min` to `max`, for commander options:
+ * plain digits only, so `1e3`, `0x10` and ` 7` are refused rather than
+ * read as something the user may not have meant.
+ */
+export function wholeNumber(
+  min: number,
+  max: number = Number.MAX_SAFE_INTEGER,
+): (value: string) => number {
   return (value) => {
     const n = Number(value);
-    if (value.trim() === "" || !Number.isInteger(n) || n < min) {
+    if (!/^[0-9]+$/.test(value) || n < min || n > max) {
       throw new InvalidArgumentError(
-        `expected a whole number of at least ${min}`,
+        max === Number.MAX_SAFE_INTEGER
+          ? `expected a whole number of at least ${min}`
+          : `expected a whole number from ${min} to ${max}`,
       );
     }
     return n;

@@ -14,9 +14,9 @@ import { createEngine, ingest, IngestError } from "../node.js";
 import { parseEngineKey } from "../store/keys.js";
 import { ConfigError } from "../config.js";
 import { LayoutMismatchError } from "../store/layout.js";
-import type { IngestStats } from "../ingest.js";
+import { landed, type IngestStats } from "../ingest.js";
 import type { Retention } from "../store/plan.js";
-import type { Layout, OpFailure } from "../store/types.js";
+import { StoreSetupError, type Layout, type OpFailure } from "../store/types.js";
 import type { EngineName } from "../types.js";
 import { openInput, readConfig, UsageError } from "./common.js";
 import {
@@ -142,6 +142,10 @@ export async function runIngest(
   } catch (e) {
     progress.stop();
     process.off("SIGINT", interrupted);
+    if (e instanceof StoreSetupError) {
+      await opened.release(false);
+      throw new UsageError(`${describeStore(choice)}: ${e.message}`);
+    }
     if (e instanceof LayoutMismatchError || e instanceof ConfigError) {
       await opened.release(false);
       throw new UsageError(e.message);
@@ -274,10 +278,7 @@ function whatLanded(choice: StoreChoice, lines: number, runId: string): string {
   if (choice.kind === "memory") {
     return `${choice.file} was left as it was before this run`;
   }
-  return (
-    `lines 1-${lines} were applied; resume with ` +
-    `--run-id ${runId} --skip-lines ${lines}`
-  );
+  return landed(lines, runId);
 }
 
 /**

@@ -15,6 +15,7 @@ import {
 import { dirname, sep } from "node:path";
 
 import { openMemoryStore, RedisStore, StoreUnavailableError } from "../node.js";
+import { checkRedisUrl as checkUrl } from "../store/redis.js";
 import type { Layout, Store } from "../store/types.js";
 import { UsageError } from "./common.js";
 
@@ -135,18 +136,10 @@ function statOrNull(
 }
 
 function checkRedisUrl(url: string, source: string): void {
-  let parsed: URL;
   try {
-    parsed = new URL(url);
-  } catch {
-    throw new UsageError(
-      `${source}: ${JSON.stringify(url)} is not a URL; expected redis://HOST:PORT`,
-    );
-  }
-  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
-    throw new UsageError(
-      `${source}: expected a redis:// or rediss:// URL, got ${JSON.stringify(url)}`,
-    );
+    checkUrl(url);
+  } catch (e) {
+    throw new UsageError(`${source}: ${(e as Error).message}`);
   }
 }
 

@@ -14,7 +14,16 @@
 import { Cluster, Redis, ReplyError, type ChainableCommander } from "ioredis";
 
 import { markerKey, type KeyStyle } from "./keys.js";
-import type { Op, OpFailure, OpGroup, PlannedBatch, Store } from "./types.js";
+import {
+  StoreSetupError,
+  type Op,
+  type OpFailure,
+  type OpGroup,
+  type PlannedBatch,
+  type Store,
+} from "./types.js";
+
+export { StoreSetupError };
 
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {
@@ -37,6 +46,9 @@ export class StoreUnavailableError extends Error {
   override name = "StoreUnavailableError";
 }
 
+/** Replies that refuse a connection's SELECT or AUTH, as Redis words them. */
+const SETUP_REFUSALS = /DB index is out of range|^WRONGPASS|^NOAUTH|invalid password|invalid username/;
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A store on one Redis server or a Redis Cluster. */
@@ -50,6 +62,8 @@ export class RedisStore implements Store {
   private readonly style: KeyStyle;
   /** What the socket last said, which tells more than a retry counter. */
   private lastConnectionError: string | undefined;
+  /** Set when the server refused the connection's setup; nothing is sent after. */
+  private setupError: StoreSetupError | undefined;
 
   constructor(options: RedisStoreOptions) {
     const shared = {
@@ -71,13 +85,28 @@ export class RedisStore implements Store {
       });
       this.owned = true;
     } else {
-      this.client = new Redis(options.url ?? "redis://127.0.0.1:6379", shared);
+      const url = options.url ?? "redis://127.0.0.1:6379";
+      checkRedisUrl(url);
+      this.client = new Redis(url, shared);
       this.owned = true;
     }
     // Connection errors surface through the commands that hit them; the
     // event would only repeat them on stderr.
     this.client.on("error", (e: Error) => {
       this.lastConnectionError = e.message;
+      // ioredis reports a refused SELECT or AUTH this way and then
+      // carries on (in database 0, or unauthenticated); the store stops
+      // instead of writing to the wrong place or retrying in vain.
+      if (
+        e instanceof ReplyError &&
+        SETUP_REFUSALS.test(e.message) &&
+        this.setupError === undefined
+      ) {
+        this.setupError = new StoreSetupError(
+          `${this.kind === "cluster" ? "cluster" : "redis"}: the server refused the connection's setup: ${e.message}`,
+        );
+        this.client.disconnect();
+      }
     });
     this.kind = this.client instanceof Cluster ? "cluster" : "redis";
     this.tagged = this.kind === "cluster";
@@ -98,32 +127,44 @@ export class RedisStore implements Store {
     group: OpGroup,
   ): Promise<OpFailure[]> {
     const marker = markerKey(this.style, batchId, group.tag);
+    return this.retrying(async (left) => {
+      // Landed already: before a dropped connection, or in the run that
+      // this one resumes.
+      const landed = await within(this.client.exists(marker), left);
+      if (this.setupError) throw this.setupError;
+      if (landed) return [];
+      const multi = this.client.multi();
+      for (const op of group.ops) queue(multi, op);
+      multi.set(marker, "1", "EX", this.markerTtl);
+      const replies = await within(multi.exec(), left);
+      if (!replies) throw new Error("transaction discarded");
+      return failures(group, replies);
+    });
+  }
+
+  /**
+   * Runs `attempt` until it succeeds, retrying lost connections for
+   * `retryForMs`; a reply error or a refused setup ends it at once.
+   * `attempt` gets the milliseconds it may take: ioredis may hold a
+   * command in its offline queue indefinitely (a Cluster with no node
+   * reachable), so each attempt has a deadline.
+   */
+  private async retrying<T>(attempt: (left: number) => Promise<T>): Promise<T> {
     const deadline = Date.now() + this.retryForMs;
-    let lastError: unknown;
     for (;;) {
       try {
-        // ioredis may hold a command in its offline queue indefinitely
-        // (a Cluster with no node reachable), so each attempt has a deadline.
-        const left = Math.max(deadline - Date.now(), 1000);
-        // Landed already: before a dropped connection, or in the run that
-        // this one resumes.
-        if (await within(this.client.exists(marker), left)) return [];
-        const multi = this.client.multi();
-        for (const op of group.ops) queue(multi, op);
-        multi.set(marker, "1", "EX", this.markerTtl);
-        const replies = await within(multi.exec(), left);
-        if (!replies) throw new Error("transaction discarded");
-        return failures(group, replies);
+        if (this.setupError) throw this.setupError;
+        const answer = await attempt(Math.max(deadline - Date.now(), 1000));
+        if (this.setupError) throw this.setupError;
+        return answer;
       } catch (e) {
+        if (this.setupError) throw this.setupError;
         if (e instanceof ReplyError) throw e;
-        lastError = e;
         if (Date.now() >= deadline) {
-          const why =
-            this.lastConnectionError ??
-            (lastError as Error)?.message ??
-            String(lastError);
+          // What the socket said tells more than ioredis's retry counter.
+          const why = this.lastConnectionError ?? (e as Error)?.message ?? String(e);
           throw new StoreUnavailableError(
-            `${this.kind} unreachable for ${Math.round(this.retryForMs / 1000)} s: ${why}`,
+            `${this.kind} unreachable for ${formatSeconds(this.retryForMs)}: ${why}`,
           );
         }
         await sleep(100);
@@ -136,20 +177,27 @@ export class RedisStore implements Store {
       await this.client.quit().catch(() => this.client.disconnect());
   }
 
+  /** A read, retried like a write while the connection is lost. */
+  private read<T>(command: () => Promise<T>): Promise<T> {
+    return this.retrying((left) => within(command(), left));
+  }
+
   async mget(keys: string[]): Promise<(string | null)[]> {
-    return keys.length === 0 ? [] : this.client.mget(keys);
+    return keys.length === 0 ? [] : this.read(() => this.client.mget(keys));
   }
 
   async hgetall(key: string): Promise<Record<string, string>> {
-    return this.client.hgetall(key);
+    return this.read(() => this.client.hgetall(key));
   }
 
   async smembers(key: string): Promise<string[]> {
-    return this.client.smembers(key);
+    return this.read(() => this.client.smembers(key));
   }
 
   async zscores(key: string): Promise<[string, number][]> {
-    const flat = await this.client.zrange(key, 0, -1, "WITHSCORES");
+    const flat = await this.read(() =>
+      this.client.zrange(key, 0, -1, "WITHSCORES"),
+    );
     const out: [string, number][] = [];
     for (let i = 0; i < flat.length; i += 2)
       out.push([flat[i]!, Number(flat[i + 1])]);
@@ -157,8 +205,13 @@ export class RedisStore implements Store {
   }
 
   async pfcount(keys: string[]): Promise<number> {
-    return keys.length === 0 ? 0 : this.client.pfcount(keys);
+    return keys.length === 0 ? 0 : this.read(() => this.client.pfcount(keys));
   }
+}
+
+/** `1 s`, `0.5 s`: a duration for a message. */
+function formatSeconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(1))} s`;
 }
 
 /** `promise`, or a rejection once `ms` have passed. */
@@ -219,6 +272,32 @@ function failures(
   const markerErr = replies[group.ops.length]?.[0];
   if (markerErr) throw markerErr;
   return out;
+}
+
+/**
+ * Throws a TypeError unless `url` is a `redis://` or `rediss://` URL
+ * whose path, if any, is a database number: ioredis would read
+ * `redis://host/abc` as database 0 without a word.
+ */
+export function checkRedisUrl(url: string): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new TypeError(
+      `${JSON.stringify(url)} is not a URL; expected redis://HOST:PORT[/DB]`,
+    );
+  }
+  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
+    throw new TypeError(
+      `expected a redis:// or rediss:// URL, got ${JSON.stringify(url)}`,
+    );
+  }
+  if (!/^(\/([0-9]{1,9})?)?$/.test(parsed.pathname)) {
+    throw new TypeError(
+      `${JSON.stringify(url)}: the path must be a database number, such as /0 or /3`,
+    );
+  }
 }
 
 function splitHostPort(hp: string): [string, number] {

@@ -72,3 +72,12 @@ export interface Store extends StoreReader {
   /** Flushes what must survive the process and lets go of connections. */
   close(): Promise<void>;
 }
+
+/**
+ * The server refused the connection's setup (a database number it does
+ * not have, a wrong password): retrying cannot help, and nothing was
+ * written.
+ */
+export class StoreSetupError extends Error {
+  override name = "StoreSetupError";
+}
