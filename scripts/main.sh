@@ -10,10 +10,11 @@ cd "$here"
 say() { printf '[main] %s\n' "$*" >&2; }
 started=$(date +%s)
 
-bash scripts/setup.sh
+# Setup talks on stderr: stdout holds the answers alone.
+bash scripts/setup.sh >&2
 
 # Writes data/flights.ndjson from the parquet file unless it is there.
-node dist/scripts/flights.js
+node dist/scripts/flights.js >&2
 
 input=data/flights.ndjson
 config=examples/flights.json

@@ -31,18 +31,18 @@ marker=node_modules/.package-lock.json
 if [ -f package-lock.json ]; then
   if [ ! -f "$marker" ] || [ package-lock.json -nt "$marker" ]; then
     say "npm ci (node_modules missing or older than package-lock.json)"
-    npm ci --no-audit --no-fund --loglevel=error
+    npm ci --no-audit --no-fund --loglevel=error >&2
     touch "$marker"
   elif [ package.json -nt "$marker" ]; then
     say "npm install (package.json changed)"
-    npm install --no-audit --no-fund --loglevel=error
+    npm install --no-audit --no-fund --loglevel=error >&2
     touch "$marker"
   else
     say "npm packages: up to date"
   fi
 elif [ ! -f "$marker" ] || [ package.json -nt "$marker" ]; then
   say "npm install (no package-lock.json)"
-  npm install --no-audit --no-fund --loglevel=error
+  npm install --no-audit --no-fund --loglevel=error >&2
   touch "$marker"
 else
   say "npm packages: up to date"

@@ -164,6 +164,9 @@ describe.skipIf(!haveChromium)("the dashboard in Chromium", () => {
     await page.click("#run");
     await page.waitForFunction(
       ([metric, pattern, by]) => {
+        // The answer of the query just sent, not of one sent before it.
+        if (document.getElementById("run")!.hasAttribute("aria-busy"))
+          return false;
         const r = (window as any).traqqDashboard.result;
         return r && r.metric === metric && r.pattern === pattern && r.by === by;
       },
@@ -198,6 +201,17 @@ describe.skipIf(!haveChromium)("the dashboard in Chromium", () => {
       return { line: pick(d.lineChart), bar: pick(d.barChart) };
     });
   }
+
+  it("opens on the answer of the form's default query", async () => {
+    // No click: the page asks for the first metric's first pattern.
+    await page.waitForFunction(() => (window as any).traqqDashboard.result);
+    const r = await page.evaluate(() => (window as any).traqqDashboard.result);
+    expect([r.metric, r.pattern]).toEqual([
+      await page.inputValue("#metric"),
+      await page.inputValue("#pattern"),
+    ]);
+    expect(await page.textContent("#summary")).toContain(`${r.pattern} ·`);
+  });
 
   it("draws the top pages per day as posted", async () => {
     await runQuery({

@@ -8,6 +8,7 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import {
+  copyFileSync,
   createWriteStream,
   existsSync,
   mkdirSync,
@@ -526,6 +527,33 @@ describe("exit codes and messages", () => {
     expect(r.stderr).toContain("run traqq ingest first");
   });
 
+  it("says when a running command holds the memory store it reads", async () => {
+    // This test's own process stands in for a running traqq serve.
+    const held = join(dir, "held.gz");
+    const ask = () =>
+      traqq(["query", "-c", config, "--store", held, "--metric", "add",
+        "--pattern", "event", ...RANGE, "--by", "total"]);
+    writeFileSync(`${held}.lock`, `${process.pid}\n`);
+    try {
+      const missing = await ask();
+      expect(missing.code).toBe(2);
+      expect(missing.stderr).toContain(
+        `no memory store at ${held} yet: a running traqq command (pid ${process.pid}) holds it`,
+      );
+      const made = await traqq(["ingest", join(dir, "one.ndjson"), "-c", config,
+        "--store", join(dir, "made.gz")]);
+      expect(made.code, made.stderr).toBe(0);
+      copyFileSync(join(dir, "made.gz"), held);
+      const stale = await ask();
+      expect(stale.code, stale.stderr).toBe(0);
+      expect(stale.stderr).toContain(
+        "writes it when it stops; this answer leaves out what it took in since it started",
+      );
+    } finally {
+      rmSync(`${held}.lock`, { force: true });
+    }
+  });
+
   it.each([
     [["--store", "x", "--redis", "redis://127.0.0.1:1"], "name two stores"],
     [["--redis", "http://127.0.0.1"], "expected a redis:// or rediss:// URL"],
@@ -945,6 +973,7 @@ describe("bad paths, limits and options", () => {
     });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^INCR add:d:-?\d+:event:a\n$/);
+    expect(r.stderr).toContain("1 event read, 1 accepted, 0 rejected, 1 command,");
   });
 
   it.each([[["process"]], [["ingest", "--store", "never.gz"]]])(

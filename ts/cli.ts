@@ -22,6 +22,7 @@ import { MAX_TIME, MIN_TIME } from "./core/time.js";
 import type { EngineName } from "./types.js";
 import {
   openInput,
+  plural,
   readConfig,
   seconds,
   UsageError,
@@ -114,8 +115,8 @@ export function summaryLine(stats: RunStats, engine: EngineName): string {
   const events = stats.accepted + stats.rejected;
   const rate = stats.seconds > 0 ? Math.round(events / stats.seconds) : 0;
   return (
-    `traqq: ${events} events read, ${stats.accepted} accepted, ` +
-    `${stats.rejected} rejected, ${stats.commands} commands, ` +
+    `traqq: ${plural(events, "event")} read, ${stats.accepted} accepted, ` +
+    `${stats.rejected} rejected, ${plural(stats.commands, "command")}, ` +
     `${rate} events/s (${stats.seconds.toFixed(2)} s, ${engine} engine)`
   );
 }

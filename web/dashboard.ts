@@ -192,18 +192,23 @@ function restoreForm(p: URLSearchParams): void {
   updateForm();
 }
 
+/** Counts queries sent, so that only the latest one's answer is drawn. */
+let querySeq = 0;
+
 async function runQuery(): Promise<void> {
   const params = formParams();
   history.replaceState(null, "", `#${params}`);
+  const seq = ++querySeq;
   $("run").setAttribute("aria-busy", "true");
   try {
     const result = await api<QueryResult>(`query?${params}`);
+    if (seq !== querySeq) return;
     showError(undefined);
     render(result);
   } catch (e) {
-    showError((e as Error).message);
+    if (seq === querySeq) showError((e as Error).message);
   } finally {
-    $("run").removeAttribute("aria-busy");
+    if (seq === querySeq) $("run").removeAttribute("aria-busy");
   }
 }
 
@@ -226,7 +231,8 @@ function render(result: QueryResult): void {
   const range = `${localTime(result.from)} → ${localTime(result.to)} (${config?.time.timezone ?? "UTC"})`;
   $("summary").textContent =
     `${result.metric} · ${result.pattern} · ${range} · by ${result.by} · ` +
-    `${result.buckets.length} buckets · ${result.metric === "bmp" ? "unique count" : `${series.length} values`}`;
+    `${result.buckets.length} buckets · ${result.metric === "bmp" ? "unique count" : `${series.length} values`}` +
+    (series.length === 0 ? " · nothing stored in this range" : "");
 
   handle.lineChart?.destroy();
   handle.lineChart = new Chart($<HTMLCanvasElement>("line-chart"), {
@@ -486,8 +492,10 @@ async function loadConfig(): Promise<void> {
   if (pg.value === "")
     pg.value = JSON.stringify(config ?? EXAMPLE_CONFIG, null, 2);
   void runPlayground();
-  if (config && location.hash.length > 1) {
-    restoreForm(new URLSearchParams(location.hash.slice(1)));
+  // The page opens on an answer, the shared view's or the form's default.
+  if (config) {
+    if (location.hash.length > 1)
+      restoreForm(new URLSearchParams(location.hash.slice(1)));
     void runQuery();
   }
 }

@@ -95,3 +95,8 @@ export function write(stream: Writable, text: string): Promise<void> {
     stream.on("error", done);
   });
 }
+
+/** `1 event`, `2 events`: a count for a message. */
+export function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}

@@ -18,7 +18,7 @@ import { landed, type IngestStats } from "../ingest.js";
 import type { Retention } from "../store/plan.js";
 import { StoreSetupError, type Layout, type OpFailure } from "../store/types.js";
 import type { EngineName } from "../types.js";
-import { openInput, readConfig, UsageError } from "./common.js";
+import { openInput, plural, readConfig, UsageError } from "./common.js";
 import {
   chooseStore,
   describeStore,
@@ -187,7 +187,7 @@ export async function runIngest(
   if (skipped < skip) {
     process.stderr.write(
       `traqq: warning: --skip-lines ${skip}, but the input has only ` +
-        `${linesRead} line${linesRead === 1 ? "" : "s"}; nothing was ingested\n`,
+        `${plural(linesRead, "line")}; nothing was ingested\n`,
     );
   }
   const where = `${describeStore(choice)} (${stats.layout} layout, ${opts.engine} engine)`;
@@ -310,8 +310,8 @@ export function summary(
     `${s.failedOps} refused\n` +
     `  speed     ${rate} events/s (${s.seconds.toFixed(2)} s${saved})\n` +
     (expired !== null && expired > 0
-      ? `  expired   ${expired} events fell in buckets already past the ` +
-        `retention, so expired at once\n`
+      ? `  expired   ${plural(expired, "event")} fell in buckets already ` +
+        `past the retention, so expired at once\n`
       : "")
   );
 }

@@ -230,10 +230,25 @@ export async function openForReading(
   if (choice.kind !== "memory") {
     return openRedis(choice, options.prefix, options.layout, 10_000);
   }
+  // A running ingest or serve writes the file only when it stops.
+  const writer = holder(choice.file);
+  const busy =
+    writer === undefined
+      ? ""
+      : `a running traqq command (pid ${writer}) holds it and writes it ` +
+        `when it stops`;
   if (!existsSync(choice.file)) {
     throw new UsageError(
-      `no memory store at ${choice.file}; run traqq ingest first, or name ` +
-        `another with --store, --redis or --cluster`,
+      busy
+        ? `no memory store at ${choice.file} yet: ${busy}; query that ` +
+            `server's GET /query instead, or wait`
+        : `no memory store at ${choice.file}; run traqq ingest first, or ` +
+            `name another with --store, --redis or --cluster`,
+    );
+  }
+  if (busy) {
+    process.stderr.write(
+      `traqq: warning: ${choice.file}: ${busy}; this answer leaves out what it took in since it started\n`,
     );
   }
   const store = await openMemoryStore({ file: choice.file });
@@ -297,8 +312,8 @@ function lock(file: string): () => void {
         throw new UsageError(`cannot lock ${path}: ${(e as Error).message}`);
       }
     }
-    const pid = Number(readFileSync(path, "utf8").trim());
-    if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
+    const pid = holder(file);
+    if (pid !== undefined) {
       throw new UsageError(
         `${file} is in use by another traqq command (pid ${pid}); if no such ` +
           `process runs, remove ${path}`,
@@ -306,6 +321,18 @@ function lock(file: string): () => void {
     }
     rmSync(path, { force: true });
   }
+}
+
+/** The live process that holds `<file>.lock`, if one does. */
+function holder(file: string): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`${file}.lock`, "utf8");
+  } catch {
+    return undefined;
+  }
+  const pid = Number(text.trim());
+  return Number.isInteger(pid) && pid > 0 && alive(pid) ? pid : undefined;
 }
 
 function alive(pid: number): boolean {
