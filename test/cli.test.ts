@@ -764,6 +764,17 @@ describe("traqq ingest into Redis", () => {
     ]);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stderr).toContain(`lines     ${input.lines} (200 skipped)`);
+    expect(resumed.stderr).toContain(
+      "replayed  100 lines in batches that run r1 had applied already: not counted again",
+    );
+    expect(total(await eventTotalsIn(config, ["--redis", redisUrl]))).toBe(
+      expected,
+    );
+
+    // The whole command again, without --skip-lines: every batch replays.
+    const again = await traqq(["ingest", join(dir, "redis.ndjson"), ...base, "--run-id", "r1"]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toContain(`replayed  ${input.lines} lines in batches`);
     expect(total(await eventTotalsIn(config, ["--redis", redisUrl]))).toBe(
       expected,
     );

@@ -14,6 +14,7 @@ import { resolveLayout } from "./store/layout.js";
 import { BatchPlanner, type Retention } from "./store/plan.js";
 import {
   StoreSetupError,
+  type Applied,
   type Layout,
   type OpFailure,
   type Store,
@@ -60,6 +61,12 @@ export interface IngestStats {
   ops: number;
   /** Writes the store refused. */
   failedOps: number;
+  /**
+   * Lines of batches the store found applied already, every write of
+   * them: a run repeated under its run id. Counted in `accepted` and
+   * `rejected` as read, but nothing of them was written again.
+   */
+  replayedLines: number;
   seconds: number;
   runId: string;
   /** The layout written: the store's recorded one, or the one asked for. */
@@ -203,6 +210,7 @@ class Run {
       commands: 0,
       ops: 0,
       failedOps: 0,
+      replayedLines: 0,
       seconds: 0,
       runId: options.runId ?? randomBytes(6).toString("hex"),
       layout: options.layout ?? "flat",
@@ -257,25 +265,27 @@ class Run {
     // must not match the markers of batches that landed before.
     const digest = createHash("sha1").update(text).digest("hex").slice(0, 12);
     const planned = planner.finish(`${this.stats.runId}:${first}:${digest}`);
-    let failures: OpFailure[];
+    let applied: Applied = { failures: [], replayed: 0 };
     try {
-      failures = planned.groups.length > 0 ? await store.apply(planned) : [];
+      if (planned.groups.length > 0) applied = await store.apply(planned);
     } catch (e) {
       if (e instanceof StoreSetupError) throw e;
       this.stats.seconds = (Date.now() - this.started) / 1000;
-      const applied = first - 1;
+      const before = first - 1;
       throw new IngestError(
-        `${(e as Error).message}; ${landed(applied, this.stats.runId)}`,
+        `${(e as Error).message}; ${landed(before, this.stats.runId)}`,
         { ...this.stats },
-        applied,
+        before,
       );
     }
+    const { failures, replayed } = applied;
     const s = this.stats;
     s.accepted += accepted;
     s.rejected += rejected;
     s.commands += commands;
     s.ops += ops;
     s.failedOps += failures.length;
+    if (replayed > 0 && replayed === planned.groups.length) s.replayedLines += lines;
     for (const f of failures) this.options.onFailure?.(f);
     s.lines += lines;
     s.seconds = (Date.now() - this.started) / 1000;

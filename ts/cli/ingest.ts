@@ -309,6 +309,10 @@ export function summary(
     `  writes    ${s.ops} after merging, ${perEvent(s.ops)} per event, ` +
     `${s.failedOps} refused\n` +
     `  speed     ${rate} events/s (${s.seconds.toFixed(2)} s${saved})\n` +
+    (s.replayedLines > 0
+      ? `  replayed  ${plural(s.replayedLines, "line")} in batches that run ` +
+        `${s.runId} had applied already: not counted again\n`
+      : "") +
     (expired !== null && expired > 0
       ? `  expired   ${plural(expired, "event")} fell in buckets already ` +
         `past the retention, so expired at once\n`

@@ -16,6 +16,7 @@ import { Cluster, Redis, ReplyError, type ChainableCommander } from "ioredis";
 import { markerKey, type KeyStyle } from "./keys.js";
 import {
   StoreSetupError,
+  type Applied,
   type Op,
   type OpFailure,
   type OpGroup,
@@ -115,24 +116,28 @@ export class RedisStore implements Store {
     this.markerTtl = options.markerTtl ?? 7 * 86400;
   }
 
-  async apply(batch: PlannedBatch): Promise<OpFailure[]> {
+  async apply(batch: PlannedBatch): Promise<Applied> {
     const results = await Promise.all(
       batch.groups.map((g) => this.applyGroup(batch.id, g)),
     );
-    return results.flat();
+    return {
+      failures: results.flatMap((r) => r ?? []),
+      replayed: results.filter((r) => r === null).length,
+    };
   }
 
+  /** The group's refused ops, or null when its marker says it landed. */
   private async applyGroup(
     batchId: string,
     group: OpGroup,
-  ): Promise<OpFailure[]> {
+  ): Promise<OpFailure[] | null> {
     const marker = markerKey(this.style, batchId, group.tag);
     return this.retrying(async (left) => {
       // Landed already: before a dropped connection, or in the run that
       // this one resumes.
       const landed = await within(this.client.exists(marker), left);
       if (this.setupError) throw this.setupError;
-      if (landed) return [];
+      if (landed) return null;
       const multi = this.client.multi();
       for (const op of group.ops) queue(multi, op);
       multi.set(marker, "1", "EX", this.markerTtl);

@@ -57,6 +57,17 @@ export interface StoreReader {
   pfcount(keys: string[]): Promise<number>;
 }
 
+/** What {@link Store.apply} did with a batch. */
+export interface Applied {
+  /** The ops the store refused, with the lines they came from. */
+  failures: OpFailure[];
+  /**
+   * Groups found applied already, by an earlier attempt or by the run
+   * this one repeats; their ops were not sent again.
+   */
+  replayed: number;
+}
+
 /** A place to keep counters. */
 export interface Store extends StoreReader {
   /** What kind of store this is, for messages. */
@@ -68,7 +79,7 @@ export interface Store extends StoreReader {
    * rejects only when the store stayed unreachable (nothing is lost:
    * the batch either landed whole or not at all).
    */
-  apply(batch: PlannedBatch): Promise<OpFailure[]>;
+  apply(batch: PlannedBatch): Promise<Applied>;
   /** Flushes what must survive the process and lets go of connections. */
   close(): Promise<void>;
 }
