@@ -573,6 +573,14 @@ describe("exit codes and messages", () => {
     expect(r.stderr).toContain(message);
   });
 
+  it("exits 2 for a store folder that cannot be made, under /proc too", async () => {
+    for (const store of ["/proc/nope/x.gz", "/proc/self/nope/x.gz"]) {
+      const r = await traqq(["ingest", join(dir, "one.ndjson"), "-c", config, "--store", store]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`${store}: cannot create its folder`);
+    }
+  });
+
   it("exits 2 for an input file that cannot be opened", async () => {
     const r = await traqq([
       "ingest",

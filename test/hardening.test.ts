@@ -9,6 +9,7 @@ import {
   createEngineSync,
   openMemoryStore,
   query,
+  record,
   type ConfigInput,
 } from "../ts/node.js";
 
@@ -84,12 +85,93 @@ describe.each(ENGINES)("%s engine", (engine) => {
     );
   });
 
+  it("refuses a property name nested more than 32 levels deep", () => {
+    const deep = Array(33).fill("a").join(".");
+    expect(() =>
+      createEngineSync({ config: { mapping: { add: [`event~${deep}`] } }, engine }),
+    ).toThrow(
+      new ConfigError(
+        `mapping.add[0]: pattern "event~${deep}": property name "${deep}" nests more than 32 levels deep`,
+      ),
+    );
+    // 32 levels are read, from an event nested that deep.
+    const ok = Array(32).fill("a").join(".");
+    const e = createEngineSync({ config: { mapping: { add: [ok] } }, engine });
+    const line = '{"event":"x","a":' + '{"a":'.repeat(31) + '"v"' + "}".repeat(31) + "}";
+    expect(e.process(line, 0)).toEqual([
+      { ok: true, commands: [["INCR", `add:d:0:${ok}:v`]] },
+    ]);
+  });
+
+  it("rejects an event whose commands pass 1 MiB, and only that one", () => {
+    // 999 patterns over 99 values of 512 characters: about 51 MB a line.
+    const parts = Array.from({ length: 99 }, (_, i) => `p${i}`);
+    const add = Array.from({ length: 999 }, (_, k) => [...parts, `q${k}`].join("~"));
+    const big: Record<string, unknown> = { event: "e" };
+    for (const p of parts) big[p] = "é".repeat(512);
+    for (let k = 0; k < 999; k++) big[`q${k}`] = 1;
+    const e = createEngineSync({ config: { mapping: { add } }, engine });
+    const out = e.process([big, { event: "small", q0: 1 }, big], 0);
+    expect(out.map((r) => r.ok)).toEqual([false, true, false]);
+    expect(out[0]).toEqual({
+      ok: false,
+      error: "event produces more than 1048576 bytes of commands",
+    });
+    // Just under the bound in UTF-8 (not in UTF-16 units) is kept.
+    const recordOf = (v: string) => `+1\nINCR\x1fadd:d:0:event~v:e~${v}\n`;
+    const room = 1048576 - Buffer.byteLength(recordOf(""));
+    const fits = "€".repeat(Math.floor(room / 3)) + "a".repeat(room % 3);
+    expect(Buffer.byteLength(recordOf(fits))).toBe(1048576);
+    const limits = { maxValueLength: 1_000_000 };
+    const e3 = createEngineSync({ config: { mapping: { add: ["event~v"] }, limits }, engine });
+    expect(e3.processLines(JSON.stringify({ event: "e", v: fits }), 0)).toBe(recordOf(fits));
+    expect(e3.process({ event: "e", v: fits + "€" }, 0)).toEqual([
+      { ok: false, error: "event produces more than 1048576 bytes of commands" },
+    ]);
+  });
+
+  it("gives one result per element, a blank string included", () => {
+    const e = createEngineSync({ config: {}, engine });
+    expect(e.process(["", " \t", '{"event":"z"}'], 0)).toEqual([
+      { ok: false, error: "event must be a JSON object" },
+      { ok: false, error: "event must be a JSON object" },
+      { ok: true, commands: [["INCR", "add:d:0:event:z"]] },
+    ]);
+  });
+
   it("refuses to run after free()", () => {
     const e = createEngineSync({ config: {}, engine });
     e.free();
     expect(() => e.process({ event: "a" }, 0)).toThrow(
       "engine used after free()",
     );
+  });
+});
+
+describe("a query over instants inside buckets", () => {
+  it("answers whole buckets and says which span they cover", async () => {
+    const config: ConfigInput = {
+      time: { timezone: "America/New_York", storeHourly: true, eventTimeField: "t" },
+    };
+    const engine = createEngineSync({ config });
+    const store = await openMemoryStore();
+    // One event every 10 minutes on 2024-11-02 (local).
+    const day = Date.parse("2024-11-02T00:00:00-04:00") / 1000;
+    await record(
+      Array.from({ length: 144 }, (_, i) => ({ event: "e", t: day + i * 600 })),
+      { engine, store },
+    );
+    const ask = (by: "day" | "hour" | "total") =>
+      query({ config: engine.config, store }, {
+        metric: "add", pattern: "event", by,
+        from: "2024-11-02T12:00:00Z", to: "2024-11-02T13:00:00Z",
+      });
+    const total = await ask("total");
+    expect([total.from, total.to]).toEqual([day, day + 86400]);
+    expect(total.totals).toEqual([["e", 144]]);
+    const hours = await ask("hour");
+    expect([hours.from, hours.to]).toEqual([day + 8 * 3600, day + 9 * 3600]);
+    expect(hours.totals).toEqual([["e", 6]]);
   });
 });
 

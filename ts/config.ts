@@ -193,6 +193,9 @@ export function compareCodePoints(a: string, b: string): number {
   return a.length - b.length;
 }
 
+/** The most `.`-separated parts a property name may have (as in Rust). */
+export const MAX_NAME_PARTS = 32;
+
 const BAD_NAME_CHAR = /[~:\p{White_Space}\p{Cc}]/u;
 
 /** Why `name` cannot be a property name, or `undefined` if it can. */
@@ -203,7 +206,14 @@ function checkName(name: string): string | undefined {
     return `property name ${JSON.stringify(name)} holds a lone surrogate`;
   }
   const bad = BAD_NAME_CHAR.exec(name);
-  if (!bad) return undefined;
+  if (!bad) {
+    // Reading a nested name descends one object per part; a bound keeps
+    // a hostile event from exhausting the stack.
+    if (name.split(".").length > MAX_NAME_PARTS) {
+      return `property name ${JSON.stringify(name)} nests more than ${MAX_NAME_PARTS} levels deep`;
+    }
+    return undefined;
+  }
   const c = bad[0];
   const code = c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0");
   const what =

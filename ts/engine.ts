@@ -117,8 +117,14 @@ export function serialize(
   list.forEach((e, i) => {
     let line: string | undefined;
     try {
-      // A line break inside a string event would split it in two.
-      line = typeof e === "string" ? e.replace(/\n/g, " ") : JSON.stringify(e);
+      // A line break inside a string event would split it in two, and a
+      // blank one would be skipped: each element must get its result.
+      line =
+        typeof e !== "string"
+          ? JSON.stringify(e)
+          : /^[ \t\r\n]*$/.test(e)
+            ? JSON.stringify(e)
+            : e.replace(/\n/g, " ");
     } catch (err) {
       unwritable.set(
         i,

@@ -69,6 +69,10 @@ export interface QueryResult {
   metric: Metric;
   pattern: string;
   by: Granularity;
+  /**
+   * The span the buckets read cover, `[from, to)` in unix seconds: the
+   * range asked for, widened to whole buckets.
+   */
   from: number;
   to: number;
   buckets: BucketResult[];
@@ -121,9 +125,9 @@ export async function query(
   }
   const zone = config.time.timezone;
   const buckets = new Buckets(zone);
-  const [from, to] = resolveRange(q, zone, ctx.clock ?? Date.now);
+  const [asked, askedTo] = resolveRange(q, zone, ctx.clock ?? Date.now);
   const kind: BucketKind = by === "hour" ? "h" : "d";
-  const span = (to - from) / (kind === "h" ? 3600 : 86400);
+  const span = (askedTo - asked) / (kind === "h" ? 3600 : 86400);
   if (span > MAX_BUCKETS) {
     throw new QueryError(
       `from, to: the range spans about ${Math.ceil(span)} ${by === "hour" ? "hours" : "days"}; ` +
@@ -131,7 +135,13 @@ export async function query(
     );
   }
   const starts =
-    kind === "h" ? hourStarts(buckets, from, to) : dayStarts(buckets, from, to);
+    kind === "h"
+      ? hourStarts(buckets, asked, askedTo)
+      : dayStarts(buckets, asked, askedTo);
+  // Buckets are read whole: the answer says what they cover, which is
+  // more than was asked when an instant falls inside one.
+  const from = starts[0] ?? asked;
+  const to = starts.length > 0 ? bucketEnd(buckets, kind, starts.at(-1)!) : askedTo;
 
   const style: KeyStyle = {
     prefix: config.prefix,
@@ -389,6 +399,16 @@ function point(
 
 function startOfDay(d: Temporal.PlainDate, zone: string): number {
   return d.toZonedDateTime(zone).epochMilliseconds / 1000;
+}
+
+/** Where the bucket of `kind` that starts at `start` ends. */
+function bucketEnd(buckets: Buckets, kind: BucketKind, start: number): number {
+  // A local hour lasts at most 90 minutes and a day at most 27 hours.
+  const next =
+    kind === "h"
+      ? hourStarts(buckets, start, start + 7200)[1]
+      : dayStarts(buckets, start, start + 2 * 86400)[1];
+  return next ?? Math.min(start + (kind === "h" ? 3600 : 86400), MAX_TIME + 1);
 }
 
 /** Starts of the local days that overlap `[from, to)`. */

@@ -32,7 +32,7 @@ import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
 
 import { BodyError, jsonLines, ndjsonLines, type BodyLines } from "./body.js";
 import type { Engine } from "./engine.js";
-import { record } from "./ingest.js";
+import { IngestError, record } from "./ingest.js";
 import { createEngineSync } from "./node.js";
 import {
   query,
@@ -906,10 +906,18 @@ class Batcher {
       this.opts.log(
         `a batch of ${line - 1} events was not stored: ${(e as Error).message}`,
       );
-      const error = new HttpError(
-        503,
-        `store unavailable (${this.store.kind}); these events were not stored, send them again later`,
-      );
+      // Only a store that stayed away is worth a retry; anything else
+      // would fail again the same way.
+      const error =
+        e instanceof IngestError
+          ? new HttpError(
+              503,
+              `store unavailable (${this.store.kind}); these events were not stored, send them again later`,
+            )
+          : new HttpError(
+              500,
+              `these events could not be processed: ${(e as Error).message}; nothing of them was stored`,
+            );
       for (const w of batch) w.reject(error);
       return;
     }

@@ -84,8 +84,12 @@ export class WasmCore implements Core {
 }
 
 function isTrap(e: unknown): boolean {
+  // A stack overflow inside wasm surfaces as a RangeError, and leaves the
+  // handle as stuck as any other trap.
   return (
-    typeof WebAssembly !== "undefined" && e instanceof WebAssembly.RuntimeError
+    (typeof WebAssembly !== "undefined" &&
+      e instanceof WebAssembly.RuntimeError) ||
+    (e instanceof RangeError && /call stack/i.test(e.message))
   );
 }
 

@@ -247,8 +247,19 @@ fn check_name(name: &str) -> Result<(), String> {
             describe_char(c)
         ));
     }
+    // Reading a nested name descends one object per part; a bound keeps
+    // a hostile event from exhausting the stack.
+    if name.split('.').count() > MAX_NAME_PARTS {
+        return Err(format!(
+            "property name {} nests more than {MAX_NAME_PARTS} levels deep",
+            quoted(name)
+        ));
+    }
     Ok(())
 }
+
+/// The most `.`-separated parts a property name may have.
+pub const MAX_NAME_PARTS: usize = 32;
 
 fn describe_char(c: char) -> String {
     match c {

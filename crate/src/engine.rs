@@ -147,9 +147,16 @@ impl Engine {
                 continue;
             }
             let mark = out.len();
-            if let Err(reason) =
-                self.event(line, now, &mut slots, &mut values, &mut amounts, &mut out)
-            {
+            let result = self
+                .event(line, now, &mut slots, &mut values, &mut amounts, &mut out)
+                .and_then(|()| {
+                    if out.len() - mark > MAX_RECORD_BYTES {
+                        Err(Cow::Borrowed(TOO_MANY_BYTES))
+                    } else {
+                        Ok(())
+                    }
+                });
+            if let Err(reason) = result {
                 out.truncate(mark);
                 out.push('-');
                 out.push_str(&reason);
@@ -289,6 +296,13 @@ impl Engine {
         Ok(())
     }
 }
+
+/// The most bytes (UTF-8) one accepted event's record may take in the raw
+/// batch: without a bound, a few hundred patterns over long values make
+/// megabytes per event, and a batch more than a JavaScript string holds.
+pub const MAX_RECORD_BYTES: usize = 1 << 20;
+
+const TOO_MANY_BYTES: &str = "event produces more than 1048576 bytes of commands";
 
 /// Appends one command line of the raw batch format.
 #[inline]

@@ -336,3 +336,32 @@ fn hyperloglog_counts_equal_redis_pfcount() {
     }
     assert_eq!(traqq::hll::count(&vec![0u8; traqq::hll::REGISTERS]), 0);
 }
+
+#[test]
+fn deep_names_are_refused_when_the_config_loads() {
+    let deep = vec!["a"; 33].join(".");
+    let err = Config::from_json(&format!(r#"{{"mapping":{{"add":["{deep}"]}}}}"#))
+        .and_then(|c| Engine::new(c).map(|_| ()).map_err(Into::into))
+        .err()
+        .expect("refused");
+    assert!(err.0.ends_with("nests more than 32 levels deep"), "{}", err.0);
+}
+
+#[test]
+fn an_event_past_one_mib_of_commands_is_rejected_alone() {
+    let add: Vec<String> = (0..200).map(|k| format!("\"event~v~q{k}\"")).collect();
+    let config = format!(
+        r#"{{"mapping":{{"add":[{}]}},"limits":{{"maxValueLength":10000}}}}"#,
+        add.join(",")
+    );
+    let qs: Vec<String> = (0..200).map(|k| format!("\"q{k}\":1")).collect();
+    let big = format!(r#"{{"event":"e","v":"{}",{}}}"#, "x".repeat(10_000), qs.join(","));
+    let out = run(&config, &format!("{big}\n{{\"event\":\"f\",\"v\":\"y\",\"q0\":1}}"), 0);
+    assert_eq!(
+        out,
+        [
+            "!event produces more than 1048576 bytes of commands",
+            "INCR add:d:0:event~q0~v:f~1~y",
+        ]
+    );
+}

@@ -12,7 +12,7 @@ import {
   statSync,
   writeSync,
 } from "node:fs";
-import { dirname, sep } from "node:path";
+import { dirname, resolve, sep } from "node:path";
 
 import { openMemoryStore, RedisStore, StoreUnavailableError } from "../node.js";
 import { checkRedisUrl as checkUrl } from "../store/redis.js";
@@ -194,7 +194,7 @@ export async function openForWriting(
   }
   const dir = dirname(choice.file);
   try {
-    mkdirSync(dir, { recursive: true });
+    makeFolder(dir);
   } catch (e) {
     throw new UsageError(
       `${choice.file}: cannot create its folder ${dir}: ${(e as Error).message}`,
@@ -321,6 +321,20 @@ function lock(file: string): () => void {
     }
     rmSync(path, { force: true });
   }
+}
+
+/**
+ * Creates `dir` and its missing parents one level at a time. Node's
+ * recursive mkdir loops for ever where a parent cannot be made and
+ * reports ENOENT for it (under /proc), so the levels are walked here.
+ */
+function makeFolder(dir: string): void {
+  const missing: string[] = [];
+  for (let d = resolve(dir); !existsSync(d); d = dirname(d)) {
+    if (dirname(d) === d) break;
+    missing.push(d);
+  }
+  for (const d of missing.reverse()) mkdirSync(d);
 }
 
 /** The live process that holds `<file>.lock`, if one does. */

@@ -99,7 +99,9 @@ export class TsCore implements Core {
         out += "\n";
       } else {
         try {
-          out += this.eventRecord(line, nowSec);
+          const record = this.eventRecord(line, nowSec);
+          if (tooManyBytes(record)) throw new Reject(TOO_MANY_BYTES);
+          out += record;
         } catch (e) {
           if (!(e instanceof Reject)) throw e;
           out += "-" + e.reason + "\n";
@@ -294,4 +296,25 @@ function eventTime(
   }
   if (seconds < MIN_TIME || seconds > MAX_TIME) throw outOfRange();
   return seconds;
+}
+
+/** The most UTF-8 bytes one accepted event's record may take (as in Rust). */
+export const MAX_RECORD_BYTES = 1 << 20;
+
+const TOO_MANY_BYTES = "event produces more than 1048576 bytes of commands";
+
+/**
+ * Whether `record` takes more than {@link MAX_RECORD_BYTES} in UTF-8. A
+ * UTF-16 unit is 1 to 3 bytes, so only a record near the bound is counted.
+ */
+function tooManyBytes(record: string): boolean {
+  if (record.length * 3 <= MAX_RECORD_BYTES) return false;
+  if (record.length > MAX_RECORD_BYTES) return true;
+  let bytes = 0;
+  for (let i = 0; i < record.length; i++) {
+    const c = record.charCodeAt(i);
+    // A surrogate pair is 4 bytes over its 2 units (the text is well formed).
+    bytes += c < 0x80 ? 1 : c < 0x800 ? 2 : c >= 0xd800 && c <= 0xdfff ? 2 : 3;
+  }
+  return bytes > MAX_RECORD_BYTES;
 }
