@@ -32,7 +32,8 @@ import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
 
 import { BodyError, jsonLines, ndjsonLines, type BodyLines } from "./body.js";
 import type { Engine } from "./engine.js";
-import { IngestError, record } from "./ingest.js";
+import { record } from "./ingest.js";
+import { EngineError } from "./wasm.js";
 import { createEngineSync } from "./node.js";
 import {
   query,
@@ -906,10 +907,10 @@ class Batcher {
       this.opts.log(
         `a batch of ${line - 1} events was not stored: ${(e as Error).message}`,
       );
-      // Only a store that stayed away is worth a retry; anything else
-      // would fail again the same way.
-      const error =
-        e instanceof IngestError
+      // What the engine could not do (a batch past a string's length)
+      // would fail again the same way; a store that stayed away is worth
+      // a retry.
+      const error = !(e instanceof RangeError || e instanceof EngineError)
           ? new HttpError(
               503,
               `store unavailable (${this.store.kind}); these events were not stored, send them again later`,
