@@ -1178,3 +1178,16 @@ describe("traqq serve", () => {
     ).toEqual(eventTotals(input));
   });
 });
+
+describe("numbers in query tables", () => {
+  it.each([
+    [0.1 + 0.2, "0.3"],
+    [2e-7, "2e-7"],
+    [1542589, "1542589"],
+    [1234.5678901234, "1234.5678901234"],
+    [-0.5, "-0.5"],
+  ])("writes %s as %s", async (n, text) => {
+    const { number } = await import("../ts/cli/query.js");
+    expect(number(n)).toBe(text);
+  });
+});

@@ -285,9 +285,12 @@ export function formatTable(r: QueryResult): string {
   return line(header) + rows.map(line).join("");
 }
 
-/** Counts as they are; sums without float noise (`0.30000000000000004`). */
-function number(n: number): string {
-  return Number.isInteger(n) ? String(n) : String(Number(n.toFixed(6)));
+/**
+ * Counts as they are; sums to 15 significant digits, which drops float
+ * noise (`0.30000000000000004`) but keeps small sums (`2e-7`).
+ */
+export function number(n: number): string {
+  return Number.isInteger(n) ? String(n) : String(Number(n.toPrecision(15)));
 }
 
 /** Width in code points, so that a value like `ZÜRICH` lines up. */
