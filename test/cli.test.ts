@@ -559,6 +559,7 @@ describe("exit codes and messages", () => {
     [["--redis", "http://127.0.0.1"], "expected a redis:// or rediss:// URL"],
     [["--cluster", "nohost"], "is not HOST:PORT"],
     [["--run-id", "a b"], "--run-id"],
+    [["--run-id", "r1"], "--run-id: only with --redis or --cluster"],
     [["--batch", "0"], "expected a whole number from 1 to 1000000"],
     [["--batch", "1e3"], "expected a whole number from 1 to 1000000"],
   ])("exits 2 for bad ingest options: %j", async (args, message) => {
@@ -783,6 +784,7 @@ describe("traqq ingest into Redis", () => {
     const again = await traqq(["ingest", join(dir, "redis.ndjson"), ...base, "--run-id", "r1"]);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toContain(`replayed  ${input.lines} lines in batches`);
+    expect(again.stderr).toContain("writes    0 after merging");
     expect(total(await eventTotalsIn(config, ["--redis", redisUrl]))).toBe(
       expected,
     );

@@ -16,7 +16,11 @@ import { ConfigError } from "./config.js";
 import { decodeBatch, formatJson, formatText } from "./batch.js";
 import { lineBatches, tooLongError } from "./lines.js";
 import type { Engine } from "./engine.js";
-import { MAX_BATCH_LINES, MAX_RETENTION_SECONDS } from "./ingest.js";
+import {
+  engineFailure,
+  MAX_BATCH_LINES,
+  MAX_RETENTION_SECONDS,
+} from "./ingest.js";
 import { createEngine } from "./node.js";
 import { MAX_TIME, MIN_TIME } from "./core/time.js";
 import type { EngineName } from "./types.js";
@@ -81,7 +85,12 @@ export async function processStream(
   for await (const batch of lineBatches(input, options.batch, {
     maxLineBytes: options.maxLineBytes,
   })) {
-    const raw = engine.processLines(decoder.decode(batch.bytes), options.nowMs);
+    let raw: string;
+    try {
+      raw = engine.processLines(decoder.decode(batch.bytes), options.nowMs);
+    } catch (e) {
+      throw engineFailure(e, base + 1, base + batch.lines);
+    }
     decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
     let text = "";

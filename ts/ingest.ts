@@ -8,6 +8,7 @@ import { createHash, randomBytes } from "node:crypto";
 
 import { decodeBatch } from "./batch.js";
 import { serialize, type Engine } from "./engine.js";
+import { EngineError } from "./wasm.js";
 import { lineBatches } from "./lines.js";
 import { checkTaggable, layoutKey } from "./store/keys.js";
 import { resolveLayout } from "./store/layout.js";
@@ -177,6 +178,24 @@ export function checkIngestOptions(options: IngestOptions): void {
   }
 }
 
+/**
+ * An {@link EngineError} naming the lines of a batch the engine could not
+ * process. Past a string's length the engines fail in their own words
+ * (a RangeError, or Node's "Cannot create a string longer than ..."):
+ * both get one message that says what to change.
+ */
+export function engineFailure(e: unknown, first: number, last: number): EngineError {
+  const message = e instanceof Error ? e.message : String(e);
+  const where = `lines ${first}-${last}`;
+  return /string length|string longer than/i.test(message)
+    ? new EngineError(
+        `${where}: their commands are more than one string can hold; ` +
+          `process fewer lines at once (--batch)`,
+        { cause: e },
+      )
+    : new EngineError(`${where}: ${message}`, { cause: e });
+}
+
 /** Which lines landed before a run stopped, and how to go on from there. */
 export function landed(applied: number, runId: string): string {
   return applied === 0
@@ -247,7 +266,12 @@ class Run {
     const { engine, store } = this.options;
     const planner = await this.plannerFor();
     const first = this.stats.lines + 1;
-    const raw = engine.processLines(text);
+    let raw: string;
+    try {
+      raw = engine.processLines(text);
+    } catch (e) {
+      throw engineFailure(e, first, first + lines - 1);
+    }
     let accepted = 0;
     let rejected = 0;
     for (const r of decodeBatch(raw)) {
@@ -283,9 +307,12 @@ class Run {
     s.accepted += accepted;
     s.rejected += rejected;
     s.commands += commands;
-    s.ops += ops;
     s.failedOps += failures.length;
-    if (replayed > 0 && replayed === planned.groups.length) s.replayedLines += lines;
+    if (replayed > 0 && replayed === planned.groups.length) {
+      s.replayedLines += lines;
+    } else {
+      s.ops += ops;
+    }
     for (const f of failures) this.options.onFailure?.(f);
     s.lines += lines;
     s.seconds = (Date.now() - this.started) / 1000;

@@ -910,7 +910,7 @@ class Batcher {
       // What the engine could not do (a batch past a string's length)
       // would fail again the same way; a store that stayed away is worth
       // a retry.
-      const error = !(e instanceof RangeError || e instanceof EngineError)
+      const error = !(e instanceof EngineError)
           ? new HttpError(
               503,
               `store unavailable (${this.store.kind}); these events were not stored, send them again later`,

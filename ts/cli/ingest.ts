@@ -53,6 +53,13 @@ export async function runIngest(
   // The store's path first: a bad one must fail before anything is read.
   const choice = chooseStore(opts);
   const config = readConfig(opts.config);
+  if (choice.kind === "memory" && opts.runId !== undefined) {
+    // Without batch markers a repeated run id would count all again.
+    throw new UsageError(
+      "--run-id: only with --redis or --cluster; the memory store's file " +
+        "is written whole when a run completes, so a run into it is never resumed",
+    );
+  }
   const runId = opts.runId ?? randomBytes(6).toString("hex");
   // The id is echoed back in a resume command line: keep it shell-safe.
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(runId)) {
