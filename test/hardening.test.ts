@@ -215,6 +215,14 @@ describe("queries", () => {
       "top, values, prefix: a unique count has no values to pick from",
     ],
     [
+      { metric: "add", pattern: "event", from: 5, to: 5 },
+      "to: the range is empty (it ends where it starts)",
+    ],
+    [
+      { metric: "add", pattern: "event", from: 5, to: 4 },
+      "to: the range ends before it starts",
+    ],
+    [
       { metric: "add", pattern: "event", range: "today" },
       "range: give a named range or from and to, not both",
     ],

@@ -760,7 +760,7 @@ describe("the HTTP API", () => {
     expect(r.json.error).toMatch(
       /^store unavailable \(redis\); these events were not stored/,
     );
-    expect(logged.join("\n")).toMatch(/a batch of 1 events was not stored/);
+    expect(logged.join("\n")).toMatch(/a batch of 1 event was not stored/);
     const q = await call(
       `${server.url}/query?metric=add&pattern=event&range=today`,
     );
@@ -1213,7 +1213,7 @@ describe("the built traqq serve", () => {
     expect(s.stderr()).toMatch(
       /closing the connections of requests still open/,
     );
-    expect(s.stderr()).toMatch(/stopped \(1 events acknowledged\)/);
+    expect(s.stderr()).toMatch(/stopped \(1 event acknowledged\)/);
     expect(existsSync(`${file}.lock`)).toBe(false);
     expect(await totals(config, file)).toEqual([["kept", 1]]);
   });
@@ -1301,7 +1301,7 @@ describe("the built traqq serve", () => {
     s.child.kill("SIGINT");
     expect(await s.exit(3000)).toBe(130);
     expect(s.stderr()).toMatch(
-      /SIGINT a third time: quitting now; 1 events of requests not yet answered may not be stored/,
+      /SIGINT a third time: quitting now; 1 event of requests not yet answered may not be stored/,
     );
     await held;
   });

@@ -361,7 +361,8 @@ function resolveRange(
   }
   const from = point(q.from, "from", zone, false);
   const to = point(q.to, "to", zone, true);
-  if (to <= from) throw new QueryError("to: the range ends before it starts");
+  if (to === from) throw new QueryError("to: the range is empty (it ends where it starts)");
+  if (to < from) throw new QueryError("to: the range ends before it starts");
   return [from, to];
 }
 

@@ -34,6 +34,7 @@ import { BodyError, jsonLines, ndjsonLines, type BodyLines } from "./body.js";
 import type { Engine } from "./engine.js";
 import { record } from "./ingest.js";
 import { EngineError } from "./wasm.js";
+import { plural } from "./words.js";
 import { createEngineSync } from "./node.js";
 import {
   query,
@@ -905,7 +906,7 @@ class Batcher {
       });
     } catch (e) {
       this.opts.log(
-        `a batch of ${line - 1} events was not stored: ${(e as Error).message}`,
+        `a batch of ${plural(line - 1, "event")} was not stored: ${(e as Error).message}`,
       );
       // What the engine could not do (a batch past a string's length)
       // would fail again the same way; a store that stayed away is worth
@@ -925,7 +926,7 @@ class Batcher {
 
     if (refused.length > 0) {
       this.opts.log(
-        `${refused.length} writes refused, e.g. ${refused[0]!.op.key}: ${refused[0]!.error}`,
+        `${plural(refused.length, "write")} refused, e.g. ${refused[0]!.op.key}: ${refused[0]!.error}`,
       );
     }
     for (const w of batch) {

@@ -26,6 +26,7 @@ import {
   type EngineName,
   type QueryResult,
 } from "../dist/ts/browser.js";
+import { plural } from "../dist/ts/words.js";
 
 // Only what the two charts draw, so the bundle stays small.
 Chart.register(
@@ -170,6 +171,9 @@ function formParams(): URLSearchParams {
   return p;
 }
 
+/** Said once with the next answer: what the form changed of a shared view. */
+let formNote = "";
+
 /** Puts a saved query (from the hash) back into the form. */
 function restoreForm(p: URLSearchParams): void {
   const set = (id: string, value: string | null) => {
@@ -190,6 +194,8 @@ function restoreForm(p: URLSearchParams): void {
   set("values", p.get("values"));
   set("prefix", p.get("prefix"));
   updateForm();
+  if (p.get("by") === "hour" && $<HTMLSelectElement>("by").value !== "hour")
+    formNote = "hour buckets need time.storeHourly in the config: showing days";
 }
 
 /** Counts queries sent, so that only the latest one's answer is drawn. */
@@ -231,8 +237,10 @@ function render(result: QueryResult): void {
   const range = `${localTime(result.from)} → ${localTime(result.to)} (${config?.time.timezone ?? "UTC"})`;
   $("summary").textContent =
     `${result.metric} · ${result.pattern} · ${range} · by ${result.by} · ` +
-    `${result.buckets.length} buckets · ${result.metric === "bmp" ? "unique count" : `${series.length} values`}` +
-    (series.length === 0 ? " · nothing stored in this range" : "");
+    `${plural(result.buckets.length, "bucket")} · ${result.metric === "bmp" ? "unique count" : plural(series.length, "value")}` +
+    (series.length === 0 ? " · nothing stored in this range" : "") +
+    (formNote ? ` · ${formNote}` : "");
+  formNote = "";
 
   handle.lineChart?.destroy();
   handle.lineChart = new Chart($<HTMLCanvasElement>("line-chart"), {
@@ -427,7 +435,7 @@ async function runPlayground(): Promise<void> {
     rejectionsEl.textContent = rejections;
     rejectionsEl.hidden = rejections === "";
     $("pg-status").textContent =
-      `${accepted + rejected} events, ${accepted} accepted, ${rejected} rejected, ${count} commands (${e.name} engine)`;
+      `${plural(accepted + rejected, "event")}, ${accepted} accepted, ${rejected} rejected, ${plural(count, "command")} (${e.name} engine)`;
   } catch (err) {
     errorEl.hidden = false;
     errorEl.textContent = (err as Error).message;

@@ -96,7 +96,4 @@ export function write(stream: Writable, text: string): Promise<void> {
   });
 }
 
-/** `1 event`, `2 events`: a count for a message. */
-export function plural(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? "" : "s"}`;
-}
+export { plural } from "../words.js";

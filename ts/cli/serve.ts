@@ -12,7 +12,7 @@ import { ListenError, startServer, type RunningServer } from "../server.js";
 import { LayoutMismatchError, resolveLayout } from "../store/layout.js";
 import type { Layout } from "../store/types.js";
 import type { EngineName } from "../types.js";
-import { readConfig, UsageError } from "./common.js";
+import { plural, readConfig, UsageError } from "./common.js";
 import {
   chooseStore,
   describeStore,
@@ -154,7 +154,7 @@ export async function runServe(opts: ServeCommandOptions): Promise<number> {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
-  say(`stopped (${server.acknowledged} events acknowledged)`);
+  say(`stopped (${plural(server.acknowledged, "event")} acknowledged)`);
   return 0;
 }
 
@@ -203,7 +203,7 @@ function saving(choice: StoreChoice): {
     return {
       then: ` and ${choice.file} saved`,
       failed: (n, why) =>
-        `cannot save ${choice.file}: ${why}; the ${n} events acknowledged ` +
+        `cannot save ${choice.file}: ${why}; the ${plural(n, "event")} acknowledged ` +
         `since the start are not in it`,
     };
   }
@@ -228,7 +228,7 @@ function quit(
     say(
       `${signal} a third time: quitting now; ` +
         (waiting > 0
-          ? `${waiting} events of requests not yet answered may not be stored`
+          ? `${plural(waiting, "event")} of requests not yet answered may not be stored`
           : "every acknowledged event is stored"),
     );
     process.exit(code);
@@ -236,7 +236,7 @@ function quit(
   const n = server.acknowledged;
   const lost =
     n > 0
-      ? `the ${n} events acknowledged since the start are not saved (${choice.file} keeps what it held before)`
+      ? `the ${plural(n, "event")} acknowledged since the start are not saved (${choice.file} keeps what it held before)`
       : "no events were acknowledged, so none are lost";
   // The lock is ours: removing it spares the next run a stale one.
   release().then(
