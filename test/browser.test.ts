@@ -431,6 +431,29 @@ describe.skipIf(!haveChromium)("the dashboard in Chromium", () => {
     }
   });
 
+  it("says so when a shared view asks for hours the config does not keep", async () => {
+    const p = await context.newPage();
+    try {
+      await p.goto(
+        `${server.url}/#metric=add&pattern=event&from=2024-03-01&to=2024-03-02&by=hour`,
+      );
+      await p.waitForFunction(
+        () => (window as any).traqqDashboard.result?.by === "day",
+      );
+      expect(await p.textContent("#summary")).toContain(
+        "hour buckets need time.storeHourly in the config: showing days",
+      );
+      // Said once: the next answer stands alone.
+      await p.click("#run");
+      await p.waitForFunction(
+        () => !document.getElementById("run")!.hasAttribute("aria-busy"),
+      );
+      expect(await p.textContent("#summary")).not.toContain("storeHourly");
+    } finally {
+      await p.close();
+    }
+  });
+
   it("leaves a screenshot and logs no errors", async () => {
     await runQuery({
       metric: "top",
