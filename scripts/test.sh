@@ -15,6 +15,14 @@ bash scripts/setup.sh || {
   exit 1
 }
 
+# Regression guard: a toolchain probe once renamed its output over
+# /dev/null, turning the device into a file for every later command.
+if [ ! -c /dev/null ]; then
+  say "setup replaced /dev/null with a regular file"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
