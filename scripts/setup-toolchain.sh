@@ -35,12 +35,12 @@ has_wasm_target() {
   # A target is usable when a trivial no_std crate type-checks for it.
   # Never `-o /dev/null`: rustc writes beside its output and renames,
   # which would replace the device with a regular file.
-  local tc=$1 out ok=0
+  local tc=$1 out rc=0
   out=$(mktemp -d)
   echo '#![no_std]' | rustc +"$tc" --target wasm32-unknown-unknown \
-    --crate-type lib --emit metadata -o "$out/probe.rmeta" - >/dev/null 2>&1 || ok=1
+    --crate-type lib --emit metadata -o "$out/probe.rmeta" - >/dev/null 2>&1 || rc=1
   rm -rf "$out"
-  return $ok
+  return $rc
 }
 
 if ! command -v rustup >/dev/null 2>&1; then
