@@ -531,8 +531,20 @@ describe("exit codes and messages", () => {
     // This test's own process stands in for a running traqq serve.
     const held = join(dir, "held.gz");
     const ask = () =>
-      traqq(["query", "-c", config, "--store", held, "--metric", "add",
-        "--pattern", "event", ...RANGE, "--by", "total"]);
+      traqq([
+        "query",
+        "-c",
+        config,
+        "--store",
+        held,
+        "--metric",
+        "add",
+        "--pattern",
+        "event",
+        ...RANGE,
+        "--by",
+        "total",
+      ]);
     writeFileSync(`${held}.lock`, `${process.pid}\n`);
     try {
       const missing = await ask();
@@ -540,8 +552,14 @@ describe("exit codes and messages", () => {
       expect(missing.stderr).toContain(
         `no memory store at ${held} yet: a running traqq command (pid ${process.pid}) holds it`,
       );
-      const made = await traqq(["ingest", join(dir, "one.ndjson"), "-c", config,
-        "--store", join(dir, "made.gz")]);
+      const made = await traqq([
+        "ingest",
+        join(dir, "one.ndjson"),
+        "-c",
+        config,
+        "--store",
+        join(dir, "made.gz"),
+      ]);
       expect(made.code, made.stderr).toBe(0);
       copyFileSync(join(dir, "made.gz"), held);
       const stale = await ask();
@@ -576,7 +594,14 @@ describe("exit codes and messages", () => {
 
   it("exits 2 for a store folder that cannot be made, under /proc too", async () => {
     for (const store of ["/proc/nope/x.gz", "/proc/self/nope/x.gz"]) {
-      const r = await traqq(["ingest", join(dir, "one.ndjson"), "-c", config, "--store", store]);
+      const r = await traqq([
+        "ingest",
+        join(dir, "one.ndjson"),
+        "-c",
+        config,
+        "--store",
+        store,
+      ]);
       expect(r.code).toBe(2);
       expect(r.stderr).toContain(`${store}: cannot create its folder`);
     }
@@ -697,7 +722,10 @@ describe("traqq ingest into Redis", () => {
   );
 
   it.each([
-    ["/99", "the server refused the connection's setup: ERR DB index is out of range"],
+    [
+      "/99",
+      "the server refused the connection's setup: ERR DB index is out of range",
+    ],
     ["/abc", "the path must be a database number"],
   ])(
     "exits 2 and writes nothing for the database path %s",
@@ -781,7 +809,13 @@ describe("traqq ingest into Redis", () => {
     );
 
     // The whole command again, without --skip-lines: every batch replays.
-    const again = await traqq(["ingest", join(dir, "redis.ndjson"), ...base, "--run-id", "r1"]);
+    const again = await traqq([
+      "ingest",
+      join(dir, "redis.ndjson"),
+      ...base,
+      "--run-id",
+      "r1",
+    ]);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toContain(`replayed  ${input.lines} lines in batches`);
     expect(again.stderr).toContain("writes    0 after merging");
@@ -994,7 +1028,9 @@ describe("bad paths, limits and options", () => {
     });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^INCR add:d:-?\d+:event:a\n$/);
-    expect(r.stderr).toContain("1 event read, 1 accepted, 0 rejected, 1 command,");
+    expect(r.stderr).toContain(
+      "1 event read, 1 accepted, 0 rejected, 1 command,",
+    );
   });
 
   it.each([[["process"]], [["ingest", "--store", "never.gz"]]])(

@@ -88,7 +88,10 @@ describe.each(ENGINES)("%s engine", (engine) => {
   it("refuses a property name nested more than 32 levels deep", () => {
     const deep = Array(33).fill("a").join(".");
     expect(() =>
-      createEngineSync({ config: { mapping: { add: [`event~${deep}`] } }, engine }),
+      createEngineSync({
+        config: { mapping: { add: [`event~${deep}`] } },
+        engine,
+      }),
     ).toThrow(
       new ConfigError(
         `mapping.add[0]: pattern "event~${deep}": property name "${deep}" nests more than 32 levels deep`,
@@ -97,7 +100,8 @@ describe.each(ENGINES)("%s engine", (engine) => {
     // 32 levels are read, from an event nested that deep.
     const ok = Array(32).fill("a").join(".");
     const e = createEngineSync({ config: { mapping: { add: [ok] } }, engine });
-    const line = '{"event":"x","a":' + '{"a":'.repeat(31) + '"v"' + "}".repeat(31) + "}";
+    const line =
+      '{"event":"x","a":' + '{"a":'.repeat(31) + '"v"' + "}".repeat(31) + "}";
     expect(e.process(line, 0)).toEqual([
       { ok: true, commands: [["INCR", `add:d:0:${ok}:v`]] },
     ]);
@@ -106,7 +110,9 @@ describe.each(ENGINES)("%s engine", (engine) => {
   it("rejects an event whose commands pass 1 MiB, and only that one", () => {
     // 999 patterns over 99 values of 512 characters: about 51 MB a line.
     const parts = Array.from({ length: 99 }, (_, i) => `p${i}`);
-    const add = Array.from({ length: 999 }, (_, k) => [...parts, `q${k}`].join("~"));
+    const add = Array.from({ length: 999 }, (_, k) =>
+      [...parts, `q${k}`].join("~"),
+    );
     const big: Record<string, unknown> = { event: "e" };
     for (const p of parts) big[p] = "é".repeat(512);
     for (let k = 0; k < 999; k++) big[`q${k}`] = 1;
@@ -123,10 +129,18 @@ describe.each(ENGINES)("%s engine", (engine) => {
     const fits = "€".repeat(Math.floor(room / 3)) + "a".repeat(room % 3);
     expect(Buffer.byteLength(recordOf(fits))).toBe(1048576);
     const limits = { maxValueLength: 1_000_000 };
-    const e3 = createEngineSync({ config: { mapping: { add: ["event~v"] }, limits }, engine });
-    expect(e3.processLines(JSON.stringify({ event: "e", v: fits }), 0)).toBe(recordOf(fits));
+    const e3 = createEngineSync({
+      config: { mapping: { add: ["event~v"] }, limits },
+      engine,
+    });
+    expect(e3.processLines(JSON.stringify({ event: "e", v: fits }), 0)).toBe(
+      recordOf(fits),
+    );
     expect(e3.process({ event: "e", v: fits + "€" }, 0)).toEqual([
-      { ok: false, error: "event produces more than 1048576 bytes of commands" },
+      {
+        ok: false,
+        error: "event produces more than 1048576 bytes of commands",
+      },
     ]);
   });
 
@@ -151,7 +165,11 @@ describe.each(ENGINES)("%s engine", (engine) => {
 describe("a query over instants inside buckets", () => {
   it("answers whole buckets and says which span they cover", async () => {
     const config: ConfigInput = {
-      time: { timezone: "America/New_York", storeHourly: true, eventTimeField: "t" },
+      time: {
+        timezone: "America/New_York",
+        storeHourly: true,
+        eventTimeField: "t",
+      },
     };
     const engine = createEngineSync({ config });
     const store = await openMemoryStore();
@@ -162,10 +180,16 @@ describe("a query over instants inside buckets", () => {
       { engine, store },
     );
     const ask = (by: "day" | "hour" | "total") =>
-      query({ config: engine.config, store }, {
-        metric: "add", pattern: "event", by,
-        from: "2024-11-02T12:00:00Z", to: "2024-11-02T13:00:00Z",
-      });
+      query(
+        { config: engine.config, store },
+        {
+          metric: "add",
+          pattern: "event",
+          by,
+          from: "2024-11-02T12:00:00Z",
+          to: "2024-11-02T13:00:00Z",
+        },
+      );
     const total = await ask("total");
     expect([total.from, total.to]).toEqual([day, day + 86400]);
     expect(total.totals).toEqual([["e", 144]]);

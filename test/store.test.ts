@@ -320,21 +320,41 @@ describe("stores", () => {
   });
 
   it.each([
-    [{ batchLines: 0 }, "batchLines: expected a whole number from 1 to 1000000, got 0"],
-    [{ batchLines: 2.5 }, "batchLines: expected a whole number from 1 to 1000000, got 2.5"],
+    [
+      { batchLines: 0 },
+      "batchLines: expected a whole number from 1 to 1000000, got 0",
+    ],
+    [
+      { batchLines: 2.5 },
+      "batchLines: expected a whole number from 1 to 1000000, got 2.5",
+    ],
     [{ skipLines: -1 }, "skipLines: expected a whole number from 0 to"],
-    [{ retention: { d: "1" } }, 'retention.d: expected a whole number from 1 to 3153600000, got "1"'],
+    [
+      { retention: { d: "1" } },
+      'retention.d: expected a whole number from 1 to 3153600000, got "1"',
+    ],
     [{ retention: 5 }, "retention: expected { d?, h? } in seconds, got 5"],
-    [{ runId: "a b" }, 'runId: expected 1 to 64 letters, digits'],
+    [{ runId: "a b" }, "runId: expected 1 to 64 letters, digits"],
     [{ layout: "tree" }, 'layout: expected "flat" or "hash", got "tree"'],
   ])("refuse the options %j before writing anything", async (bad, message) => {
-    const engine = createEngineSync({ config: { prefix: "options" }, clock: () => 0 });
+    const engine = createEngineSync({
+      config: { prefix: "options" },
+      clock: () => 0,
+    });
     const store = await open("memory", "flat", "options");
     await expect(
       record([{ event: "a" }], { engine, store, ...(bad as object) }),
     ).rejects.toThrow(message);
-    const q = { metric: "add", pattern: "event", from: 0, to: 1, by: "total" } as const;
-    expect((await query({ config: engine.config, store }, q)).totals).toEqual([]);
+    const q = {
+      metric: "add",
+      pattern: "event",
+      from: 0,
+      to: 1,
+      by: "total",
+    } as const;
+    expect((await query({ config: engine.config, store }, q)).totals).toEqual(
+      [],
+    );
   });
 
   it("expire buckets past their retention whatever the write order", async () => {

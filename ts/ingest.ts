@@ -146,7 +146,9 @@ export const MAX_RETENTION_SECONDS = 36_500 * 86_400;
  */
 export function checkIngestOptions(options: IngestOptions): void {
   if (typeof options !== "object" || options === null) {
-    throw new TypeError("ingest options: expected an object with engine and store");
+    throw new TypeError(
+      "ingest options: expected an object with engine and store",
+    );
   }
   const whole = (name: string, v: unknown, min: number, max: number) => {
     if (v === undefined) return;
@@ -161,20 +163,31 @@ export function checkIngestOptions(options: IngestOptions): void {
   const r = options.retention;
   if (r !== undefined) {
     if (typeof r !== "object" || r === null) {
-      throw new TypeError(`retention: expected { d?, h? } in seconds, got ${describe(r)}`);
+      throw new TypeError(
+        `retention: expected { d?, h? } in seconds, got ${describe(r)}`,
+      );
     }
     whole("retention.d", r.d, 1, MAX_RETENTION_SECONDS);
     whole("retention.h", r.h, 1, MAX_RETENTION_SECONDS);
   }
   if (options.runId !== undefined) {
-    if (typeof options.runId !== "string" || !/^[A-Za-z0-9._-]{1,64}$/.test(options.runId)) {
+    if (
+      typeof options.runId !== "string" ||
+      !/^[A-Za-z0-9._-]{1,64}$/.test(options.runId)
+    ) {
       throw new RangeError(
         `runId: expected 1 to 64 letters, digits, '.', '_' or '-', got ${describe(options.runId)}`,
       );
     }
   }
-  if (options.layout !== undefined && options.layout !== "flat" && options.layout !== "hash") {
-    throw new RangeError(`layout: expected "flat" or "hash", got ${describe(options.layout)}`);
+  if (
+    options.layout !== undefined &&
+    options.layout !== "flat" &&
+    options.layout !== "hash"
+  ) {
+    throw new RangeError(
+      `layout: expected "flat" or "hash", got ${describe(options.layout)}`,
+    );
   }
 }
 
@@ -184,7 +197,11 @@ export function checkIngestOptions(options: IngestOptions): void {
  * (a RangeError, or Node's "Cannot create a string longer than ..."):
  * both get one message that says what to change.
  */
-export function engineFailure(e: unknown, first: number, last: number): EngineError {
+export function engineFailure(
+  e: unknown,
+  first: number,
+  last: number,
+): EngineError {
   const message = e instanceof Error ? e.message : String(e);
   const where = `lines ${first}-${last}`;
   return /string length|string longer than/i.test(message)

@@ -41,7 +41,11 @@ export { ingest, record, IngestError } from "./ingest.js";
 export type { IngestOptions, IngestStats } from "./ingest.js";
 export { MemoryStore };
 export type { MemoryStoreOptions };
-export { RedisStore, StoreSetupError, StoreUnavailableError } from "./store/redis.js";
+export {
+  RedisStore,
+  StoreSetupError,
+  StoreUnavailableError,
+} from "./store/redis.js";
 export type { RedisStoreOptions } from "./store/redis.js";
 
 /**

@@ -141,7 +141,8 @@ export async function query(
   // Buckets are read whole: the answer says what they cover, which is
   // more than was asked when an instant falls inside one.
   const from = starts[0] ?? asked;
-  const to = starts.length > 0 ? bucketEnd(buckets, kind, starts.at(-1)!) : askedTo;
+  const to =
+    starts.length > 0 ? bucketEnd(buckets, kind, starts.at(-1)!) : askedTo;
 
   const style: KeyStyle = {
     prefix: config.prefix,
@@ -361,7 +362,8 @@ function resolveRange(
   }
   const from = point(q.from, "from", zone, false);
   const to = point(q.to, "to", zone, true);
-  if (to === from) throw new QueryError("to: the range is empty (it ends where it starts)");
+  if (to === from)
+    throw new QueryError("to: the range is empty (it ends where it starts)");
   if (to < from) throw new QueryError("to: the range ends before it starts");
   return [from, to];
 }

@@ -164,7 +164,10 @@ impl Config {
                 return err(&format!("limits.{name}"), "must be at least 1".into());
             }
             if value > 1_000_000_000 {
-                return err(&format!("limits.{name}"), "must be at most 1000000000".into());
+                return err(
+                    &format!("limits.{name}"),
+                    "must be at most 1000000000".into(),
+                );
             }
         }
 

@@ -344,7 +344,11 @@ fn deep_names_are_refused_when_the_config_loads() {
         .and_then(|c| Engine::new(c).map(|_| ()).map_err(Into::into))
         .err()
         .expect("refused");
-    assert!(err.0.ends_with("nests more than 32 levels deep"), "{}", err.0);
+    assert!(
+        err.0.ends_with("nests more than 32 levels deep"),
+        "{}",
+        err.0
+    );
 }
 
 #[test]
@@ -355,8 +359,16 @@ fn an_event_past_one_mib_of_commands_is_rejected_alone() {
         add.join(",")
     );
     let qs: Vec<String> = (0..200).map(|k| format!("\"q{k}\":1")).collect();
-    let big = format!(r#"{{"event":"e","v":"{}",{}}}"#, "x".repeat(10_000), qs.join(","));
-    let out = run(&config, &format!("{big}\n{{\"event\":\"f\",\"v\":\"y\",\"q0\":1}}"), 0);
+    let big = format!(
+        r#"{{"event":"e","v":"{}",{}}}"#,
+        "x".repeat(10_000),
+        qs.join(",")
+    );
+    let out = run(
+        &config,
+        &format!("{big}\n{{\"event\":\"f\",\"v\":\"y\",\"q0\":1}}"),
+        0,
+    );
     assert_eq!(
         out,
         [

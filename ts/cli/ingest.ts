@@ -16,7 +16,11 @@ import { ConfigError } from "../config.js";
 import { LayoutMismatchError } from "../store/layout.js";
 import { landed, type IngestStats } from "../ingest.js";
 import type { Retention } from "../store/plan.js";
-import { StoreSetupError, type Layout, type OpFailure } from "../store/types.js";
+import {
+  StoreSetupError,
+  type Layout,
+  type OpFailure,
+} from "../store/types.js";
 import type { EngineName } from "../types.js";
 import { openInput, plural, readConfig, UsageError } from "./common.js";
 import {

@@ -48,7 +48,8 @@ export class StoreUnavailableError extends Error {
 }
 
 /** Replies that refuse a connection's SELECT or AUTH, as Redis words them. */
-const SETUP_REFUSALS = /DB index is out of range|^WRONGPASS|^NOAUTH|invalid password|invalid username/;
+const SETUP_REFUSALS =
+  /DB index is out of range|^WRONGPASS|^NOAUTH|invalid password|invalid username/;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -167,7 +168,8 @@ export class RedisStore implements Store {
         if (e instanceof ReplyError) throw e;
         if (Date.now() >= deadline) {
           // What the socket said tells more than ioredis's retry counter.
-          const why = this.lastConnectionError ?? (e as Error)?.message ?? String(e);
+          const why =
+            this.lastConnectionError ?? (e as Error)?.message ?? String(e);
           throw new StoreUnavailableError(
             `${this.kind} unreachable for ${formatSeconds(this.retryForMs)}: ${why}`,
           );
