@@ -109,6 +109,15 @@ function rounded(results: QueryResult[]): unknown {
   );
 }
 
+/** Every event name's count on the day that starts at unix time 0. */
+const EVENTS_ON_DAY_0 = {
+  metric: "add",
+  pattern: "event",
+  from: 0,
+  to: 1,
+  by: "total",
+} as const;
+
 describe("stores", () => {
   const redisUrl = inject("redisUrl");
   const clusterHosts = inject("clusterHosts");
@@ -302,17 +311,10 @@ describe("stores", () => {
       const stats = await record([{ event: "a" }], { engine, store });
       expect(stats.layout).toBe("hash");
       const ctx = { config: engine.config, store };
-      const q = {
-        metric: "add",
-        pattern: "event",
-        from: 0,
-        to: 1,
-        by: "total",
-      } as const;
-      expect((await query(ctx, q)).totals).toEqual([["a", 3]]);
-      await expect(query({ ...ctx, layout: "flat" }, q)).rejects.toThrow(
-        /holds counters in the hash layout, not flat/,
-      );
+      expect((await query(ctx, EVENTS_ON_DAY_0)).totals).toEqual([["a", 3]]);
+      await expect(
+        query({ ...ctx, layout: "flat" }, EVENTS_ON_DAY_0),
+      ).rejects.toThrow(/holds counters in the hash layout, not flat/);
       await expect(
         record([{ event: "a" }], { engine, store, layout: "flat" }),
       ).rejects.toThrow(/use --layout hash/);
@@ -345,16 +347,9 @@ describe("stores", () => {
     await expect(
       record([{ event: "a" }], { engine, store, ...(bad as object) }),
     ).rejects.toThrow(message);
-    const q = {
-      metric: "add",
-      pattern: "event",
-      from: 0,
-      to: 1,
-      by: "total",
-    } as const;
-    expect((await query({ config: engine.config, store }, q)).totals).toEqual(
-      [],
-    );
+    expect(
+      (await query({ config: engine.config, store }, EVENTS_ON_DAY_0)).totals,
+    ).toEqual([]);
   });
 
   it("expire buckets past their retention whatever the write order", async () => {

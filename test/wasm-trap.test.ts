@@ -10,7 +10,10 @@ import { describe, expect, it } from "vitest";
 import { resolveConfig } from "../ts/config.js";
 import { WasmCore, type WasmGlue } from "../ts/wasm.js";
 
-function trappingGlue(poison: string): WasmGlue & { opened: number } {
+function trappingGlue(
+  poison: string,
+  trap: () => Error = () => new WebAssembly.RuntimeError("unreachable"),
+): WasmGlue & { opened: number } {
   let panic = "";
   const glue = {
     opened: 0,
@@ -32,7 +35,7 @@ function trappingGlue(poison: string): WasmGlue & { opened: number } {
           if (line === poison) {
             this.trapped = true;
             panic = "panicked at src/engine.rs:1:1: boom";
-            throw new WebAssembly.RuntimeError("unreachable");
+            throw trap();
           }
           out += `+1\nINCR\x1f${line}\n`;
         }
@@ -55,6 +58,19 @@ describe("a panic in the wasm core", () => {
     // The next batch runs on a fresh handle.
     expect(core.processLines("d\n", 0)).toBe("+1\nINCR\x1fd\n");
     expect(glue.opened).toBe(3);
+  });
+
+  it("recovers from a stack overflow inside wasm as from a trap", () => {
+    // V8 reports wasm stack exhaustion as a RangeError, handle stuck.
+    const glue = trappingGlue(
+      "deep",
+      () => new RangeError("Maximum call stack size exceeded"),
+    );
+    const core = new WasmCore(glue, resolveConfig({}));
+    expect(core.processLines("a\ndeep\nc\n", 0)).toBe(
+      "+1\nINCR\x1fa\n-internal error: panicked at src/engine.rs:1:1: boom\n+1\nINCR\x1fc\n",
+    );
+    expect(core.processLines("d\n", 0)).toBe("+1\nINCR\x1fd\n");
   });
 
   it("passes other errors through as errors", () => {

@@ -120,11 +120,9 @@ export function serialize(
       // A line break inside a string event would split it in two, and a
       // blank one would be skipped: each element must get its result.
       line =
-        typeof e !== "string"
-          ? JSON.stringify(e)
-          : /^[ \t\r\n]*$/.test(e)
-            ? JSON.stringify(e)
-            : e.replace(/\n/g, " ");
+        typeof e === "string" && !/^[ \t\r\n]*$/.test(e)
+          ? e.replace(/\n/g, " ")
+          : JSON.stringify(e);
     } catch (err) {
       unwritable.set(
         i,

@@ -135,6 +135,12 @@ export async function record(
   return run.done();
 }
 
+/**
+ * What a run id may be: it is echoed back in a resume command line, so
+ * it stays shell-safe.
+ */
+export const RUN_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
 /** The most lines one batch may hold (the CLI's `--batch` too). */
 export const MAX_BATCH_LINES = 1_000_000;
 /** The longest retention: a hundred years of days, in seconds. */
@@ -171,10 +177,7 @@ export function checkIngestOptions(options: IngestOptions): void {
     whole("retention.h", r.h, 1, MAX_RETENTION_SECONDS);
   }
   if (options.runId !== undefined) {
-    if (
-      typeof options.runId !== "string" ||
-      !/^[A-Za-z0-9._-]{1,64}$/.test(options.runId)
-    ) {
+    if (typeof options.runId !== "string" || !RUN_ID.test(options.runId)) {
       throw new RangeError(
         `runId: expected 1 to 64 letters, digits, '.', '_' or '-', got ${describe(options.runId)}`,
       );

@@ -911,15 +911,16 @@ class Batcher {
       // What the engine could not do (a batch past a string's length)
       // would fail again the same way; a store that stayed away is worth
       // a retry.
-      const error = !(e instanceof EngineError)
-        ? new HttpError(
-            503,
-            `store unavailable (${this.store.kind}); these events were not stored, send them again later`,
-          )
-        : new HttpError(
-            500,
-            `these events could not be processed: ${(e as Error).message}; nothing of them was stored`,
-          );
+      const error =
+        e instanceof EngineError
+          ? new HttpError(
+              500,
+              `these events could not be processed: ${(e as Error).message}; nothing of them was stored`,
+            )
+          : new HttpError(
+              503,
+              `store unavailable (${this.store.kind}); these events were not stored, send them again later`,
+            );
       for (const w of batch) w.reject(error);
       return;
     }

@@ -14,7 +14,7 @@ import { createEngine, ingest, IngestError } from "../node.js";
 import { parseEngineKey } from "../store/keys.js";
 import { ConfigError } from "../config.js";
 import { LayoutMismatchError } from "../store/layout.js";
-import { landed, type IngestStats } from "../ingest.js";
+import { landed, RUN_ID, type IngestStats } from "../ingest.js";
 import type { Retention } from "../store/plan.js";
 import {
   StoreSetupError,
@@ -65,8 +65,7 @@ export async function runIngest(
     );
   }
   const runId = opts.runId ?? randomBytes(6).toString("hex");
-  // The id is echoed back in a resume command line: keep it shell-safe.
-  if (!/^[A-Za-z0-9._-]{1,64}$/.test(runId)) {
+  if (!RUN_ID.test(runId)) {
     throw new UsageError(
       "--run-id: use 1 to 64 letters, digits, '.', '_' or '-'",
     );
